@@ -1,0 +1,62 @@
+import { ConfigError, loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('applies defaults for an empty environment (the embedded mode)', () => {
+    const c = loadConfig({});
+    expect(c.HOST).toBe('127.0.0.1');
+    expect(c.PORT).toBe(3000);
+    expect(c.databaseMode).toBe('embedded');
+    expect(c.queueMode).toBe('postgres');
+    expect(c.WORKER_IN_PROCESS).toBe(true);
+    expect(c.publicBaseUrl).toBe('http://127.0.0.1:3000');
+    expect(c.OPENAI_BASE_URL).toBe('https://api.openai.com/v1');
+    expect(c.GEMINI_BASE_URL).toBe('https://generativelanguage.googleapis.com');
+    expect(c.describeMode()).toContain('mode=embedded');
+  });
+
+  it('parses numbers, booleans and the production mode', () => {
+    const c = loadConfig({
+      PORT: '8080',
+      WORKER_IN_PROCESS: 'false',
+      DATABASE_URL: 'postgresql://u@localhost:5432/db',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      PUBLIC_BASE_URL: 'https://gw.example.com/',
+    });
+    expect(c.PORT).toBe(8080);
+    expect(c.WORKER_IN_PROCESS).toBe(false);
+    expect(c.databaseMode).toBe('postgres');
+    expect(c.queueMode).toBe('redis');
+    expect(c.publicBaseUrl).toBe('https://gw.example.com');
+    expect(c.describeMode()).toContain('mode=production');
+  });
+
+  it('treats empty strings as unset', () => {
+    const c = loadConfig({ DATABASE_URL: '', REDIS_URL: '', ADMIN_TOKEN: '' });
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.ADMIN_TOKEN).toBeUndefined();
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'mysql://localhost/db'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['LOG_LEVEL', 'loud'],
+    ['WORKER_IN_PROCESS', 'maybe'],
+    ['OPENAI_BASE_URL', 'not a url'],
+    ['ADMIN_TOKEN', 'short'],
+  ])('rejects %s=%s with a message naming the variable', (name, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(name);
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(() => loadConfig({ PATH: '/usr/bin', SOMETHING_ELSE: 'x' })).not.toThrow();
+  });
+});

@@ -1,0 +1,25 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, NestMiddleware } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+
+export const REQUEST_ID_HEADER = 'X-Request-Id';
+
+/**
+ * Every response carries X-Request-Id. The id is always minted here (never taken from the client) because it
+ * is also the id of the request's usage record, which must be unique.
+ */
+@Injectable()
+export class RequestIdMiddleware implements NestMiddleware {
+  use(req: Request, res: Response, next: NextFunction): void {
+    const id = `req_${randomUUID().replace(/-/g, '')}`;
+    req.id = id;
+    res.setHeader(REQUEST_ID_HEADER, id);
+    next();
+  }
+}
+
+declare module 'http' {
+  interface IncomingMessage {
+    id?: string;
+  }
+}
