@@ -17,5 +17,6 @@ export default tseslint.config(
     files: ['libs/common/src/config/**', 'prisma.config.ts', 'test/**', 'bench/**', 'jest.config.js', '**/*.spec.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
+  { files: ['test/**', '**/*.spec.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   { files: ['**/*.js'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
 );

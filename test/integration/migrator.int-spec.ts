@@ -69,9 +69,10 @@ suite('PGlite', async () => {
   return { db, cleanup: () => db.close() };
 });
 
-if (realPostgresUrl) {
+const serverUrl = realPostgresUrl;
+if (serverUrl) {
   suite('Postgres', async () => {
-    const created = await createPostgresDatabase(realPostgresUrl);
+    const created = await createPostgresDatabase(serverUrl);
     const db = new PgDatabase(created.url);
     return { db, cleanup: async () => { await db.close(); await created.drop(); } };
   });

@@ -68,8 +68,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-interface PgResult {
-  rows: unknown[];
+interface PgResult<R = unknown> {
+  rows: R[];
   rowCount: number | null;
 }
 
@@ -84,8 +84,8 @@ export class PGlitePgPool extends EventEmitter {
   constructor(private readonly db: PGlite) {
     super();
   }
-  query(text: string, params?: readonly unknown[]): Promise<PgResult> {
-    return runOn(this.db, text, params);
+  query<R = unknown>(text: string, params?: readonly unknown[]): Promise<PgResult<R>> {
+    return runOn<R>(this.db, text, params);
   }
   async connect(): Promise<PGlitePgClient> {
     const client = new PGlitePgClient(this.db);
@@ -97,15 +97,15 @@ export class PGlitePgPool extends EventEmitter {
   }
 }
 
-async function runOn(db: Queryable, text: string, params?: readonly unknown[]): Promise<PgResult> {
+async function runOn<R>(db: Queryable, text: string, params?: readonly unknown[]): Promise<PgResult<R>> {
   if (params && params.length > 0) {
-    const r = await db.query(text, [...params]);
+    const r = await db.query<R>(text, [...params]);
     return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
   }
   // Without parameters pg uses the simple protocol, which allows several statements; so does exec.
   const results = await db.exec(text);
   const last = results[results.length - 1];
-  return { rows: last?.rows ?? [], rowCount: last?.affectedRows ?? last?.rows.length ?? 0 };
+  return { rows: (last?.rows ?? []) as R[], rowCount: last?.affectedRows ?? last?.rows.length ?? 0 };
 }
 
 const LISTEN = /^\s*LISTEN\s+"?([^";\s]+)"?\s*;?\s*$/i;
@@ -124,7 +124,7 @@ export class PGlitePgClient extends EventEmitter {
     super();
   }
 
-  async query(text: string, params?: readonly unknown[]): Promise<PgResult> {
+  async query<R = unknown>(text: string, params?: readonly unknown[]): Promise<PgResult<R>> {
     const listen = LISTEN.exec(text);
     if (listen) {
       const channel = listen[1];
@@ -151,7 +151,7 @@ export class PGlitePgClient extends EventEmitter {
       await this.end(ROLLBACK.test(text));
       return { rows: [], rowCount: 0 };
     }
-    return runOn(this.tx ?? this.db, text, params);
+    return runOn<R>(this.tx ?? this.db, text, params);
   }
 
   private begin(): Promise<void> {

@@ -130,3 +130,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   if (errors.length > 0) throw new ConfigError(flatten(errors));
   return config;
 }
+
+/** The entry points' one read of the process environment. */
+export function loadConfigFromEnvironment(): AppConfig {
+  return loadConfig(process.env);
+}

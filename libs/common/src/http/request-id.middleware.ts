@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import 'pino-http'; // declares IncomingMessage.id
 
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 
@@ -15,11 +16,5 @@ export class RequestIdMiddleware implements NestMiddleware {
     req.id = id;
     res.setHeader(REQUEST_ID_HEADER, id);
     next();
-  }
-}
-
-declare module 'http' {
-  interface IncomingMessage {
-    id?: string;
   }
 }

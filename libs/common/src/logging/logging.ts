@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DestinationStream } from 'pino';
 import type { Params } from 'nestjs-pino';
 import type { AppConfig } from '../config/app-config';
 
@@ -14,9 +15,10 @@ export function redactUrl(url: string | undefined): string | undefined {
  * prompts and credentials are never logged: headers are not serialised at all, and the URL's secret
  * query parameters are redacted.
  */
-export function loggerParams(config: AppConfig): Params {
+export function loggerParams(config: AppConfig, destination?: DestinationStream): Params {
   return {
     pinoHttp: {
+      stream: destination,
       level: config.LOG_LEVEL,
       genReqId: (req: IncomingMessage) => req.id ?? 'unknown',
       autoLogging: { ignore: (req: IncomingMessage) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },

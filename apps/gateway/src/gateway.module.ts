@@ -1,0 +1,49 @@
+import { DynamicModule, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import {
+  AppConfig,
+  CommonModule,
+  ConfigModule,
+  EnvelopeExceptionFilter,
+  JsonBodyMiddleware,
+  loggerParams,
+  MetricsMiddleware,
+  RequestIdMiddleware,
+} from '@app/common';
+import { DatabaseModule } from '@app/database';
+import { QueueModule } from '@app/queue';
+import { BillingModule } from '@app/billing';
+import { AuthGuardModule, TenancyModule } from '@app/tenancy';
+import { WorkerModule } from '../../worker/src/worker.module';
+import { AdminController } from './admin/admin.controller';
+import { BalanceController } from './billing/balance.controller';
+import { HealthController } from './health/health.controller';
+
+@Module({})
+export class GatewayModule implements NestModule {
+  static forRoot(config: AppConfig, logDestination?: DestinationStream): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot(loggerParams(config, logDestination)),
+        CommonModule,
+        DatabaseModule.forRoot(),
+        QueueModule.forRoot(),
+        BillingModule,
+        TenancyModule,
+        AuthGuardModule,
+        ...(config.WORKER_IN_PROCESS ? [WorkerModule] : []),
+      ],
+      controllers: [HealthController, AdminController, BalanceController],
+      providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    const everything = { path: '*path', method: RequestMethod.ALL };
+    consumer.apply(RequestIdMiddleware, MetricsMiddleware, JsonBodyMiddleware).forRoutes(everything);
+  }
+}

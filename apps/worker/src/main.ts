@@ -1,0 +1,31 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { Logger } from 'nestjs-pino';
+import pino from 'pino';
+import { ConfigError, loadConfigFromEnvironment } from '@app/common';
+import { WorkerAppModule } from './worker-app.module';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfigFromEnvironment();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  pino({ level: config.LOG_LEVEL }).info(`Switchyard worker starting: ${config.describeMode()}`);
+  const app = await NestFactory.createApplicationContext(WorkerAppModule.forRoot(config), { bufferLogs: true });
+  app.useLogger(app.get(Logger));
+  // SIGTERM: stop taking jobs and let active ones finish (WorkerHost closes its worker gracefully).
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  await app.init();
+  app.get(Logger).log('worker ready');
+}
+
+void main().catch((e: unknown) => {
+  process.stderr.write(`Switchyard worker failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,26 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { AppConfig, CommonModule, ConfigModule, loggerParams } from '@app/common';
+import { DatabaseModule } from '@app/database';
+import { QueueModule } from '@app/queue';
+import { BillingModule } from '@app/billing';
+import { WorkerModule } from './worker.module';
+
+/** The worker process: processors only, no HTTP. */
+@Module({})
+export class WorkerAppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: WorkerAppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        LoggerModule.forRoot(loggerParams(config)),
+        CommonModule,
+        DatabaseModule.forRoot(),
+        QueueModule.forRoot(),
+        BillingModule,
+        WorkerModule,
+      ],
+    };
+  }
+}

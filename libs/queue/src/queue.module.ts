@@ -1,0 +1,31 @@
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { AppConfig } from '@app/common';
+import { SQL_DATABASE, type SqlDatabase } from '@app/database';
+import { MAINTENANCE_JOB_OPTIONS, MAINTENANCE_QUEUE } from './queue.constants';
+import { queueConnection } from './queue-connection';
+import { QueueHealth } from './queue-health';
+
+/** Registers every queue (producers). Processors live in apps/worker's WorkerModule. */
+@Global()
+@Module({})
+export class QueueModule {
+  static forRoot(): DynamicModule {
+    const queues = BullModule.registerQueue({ name: MAINTENANCE_QUEUE, defaultJobOptions: MAINTENANCE_JOB_OPTIONS });
+    return {
+      module: QueueModule,
+      imports: [
+        BullModule.forRootAsync({
+          inject: [AppConfig, SQL_DATABASE],
+          useFactory: (config: AppConfig, db: SqlDatabase) => ({
+            connection: queueConnection(config, db) as never,
+            prefix: config.QUEUE_PREFIX,
+          }),
+        }),
+        queues,
+      ],
+      providers: [QueueHealth],
+      exports: [queues, QueueHealth],
+    };
+  }
+}

@@ -1,0 +1,74 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { CanActivate, ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { addLogContext, ApiError, AppConfig } from '@app/common';
+import { AUTH_KIND, type AuthKind } from './auth-context';
+import { KeyResolver } from './key-resolver.service';
+
+/** The key from `Authorization: Bearer`, `x-goog-api-key` or `?key=` (Google clients use the last two). */
+export function extractKey(req: Request): string | undefined {
+  const authz = req.headers.authorization;
+  if (authz) {
+    const m = /^Bearer\s+(.+)$/i.exec(authz.trim());
+    if (m) return m[1].trim();
+  }
+  const goog = req.headers['x-goog-api-key'];
+  if (typeof goog === 'string' && goog.trim()) return goog.trim();
+  const q = req.query?.key;
+  if (typeof q === 'string' && q.trim()) return q.trim();
+  return undefined;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  // Compare digests so the comparison is constant-time whatever the lengths.
+  const da = createHash('sha256').update(a).digest();
+  const db = createHash('sha256').update(b).digest();
+  return timingSafeEqual(da, db);
+}
+
+/**
+ * The one global guard. Routes are tenant routes unless marked @Public() or @AdminOnly(), so a new route
+ * is authenticated by default. An unknown key and a revoked key get the same answer; a database outage
+ * answers 503, never "invalid key".
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly logger = new Logger(AuthGuard.name);
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly keys: KeyResolver,
+    private readonly config: AppConfig,
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    const kind = this.reflector.getAllAndOverride<AuthKind | undefined>(AUTH_KIND, [ctx.getHandler(), ctx.getClass()]) ?? 'tenant';
+    if (kind === 'public') return true;
+    const req = ctx.switchToHttp().getRequest<Request>();
+    const key = extractKey(req);
+    if (kind === 'admin') return this.checkAdmin(key);
+
+    if (!key) throw ApiError.unauthorized('Missing API key: send "Authorization: Bearer <key>", "x-goog-api-key: <key>" or "?key=<key>".');
+    let auth;
+    try {
+      auth = await this.keys.resolve(key);
+    } catch (e) {
+      this.logger.error(`key lookup failed: ${e instanceof Error ? e.message : String(e)}`);
+      throw ApiError.unavailable('The gateway cannot reach its database; try again shortly.');
+    }
+    if (!auth) throw ApiError.unauthorized('Invalid API key.');
+    req.auth = auth;
+    addLogContext(req, { tenantId: auth.tenantId, keyId: auth.keyId });
+    return true;
+  }
+
+  private checkAdmin(token: string | undefined): boolean {
+    if (!this.config.ADMIN_TOKEN) {
+      throw ApiError.forbidden('The admin API is disabled: set ADMIN_TOKEN to enable it.', 'admin_api_disabled');
+    }
+    if (!token) throw ApiError.unauthorized('Missing admin token: send "Authorization: Bearer <ADMIN_TOKEN>".');
+    if (!sameSecret(token, this.config.ADMIN_TOKEN)) throw ApiError.forbidden('This credential may not use the admin API.');
+    return true;
+  }
+}

@@ -1,0 +1,70 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { AppConfig } from '@app/common';
+import { PrismaService } from '@app/database';
+import type { AuthContext } from './auth-context';
+import { hashApiKey } from './api-key';
+
+interface CacheEntry {
+  auth: AuthContext | null;
+  expiresAt: number;
+}
+
+const MAX_CACHE_ENTRIES = 50_000;
+const LAST_USED_EVERY_MS = 60_000;
+
+/**
+ * Key → tenant, with a short in-process cache so the hot path rarely touches the database. The cache
+ * lives at most KEY_CACHE_TTL_MS (≤ 5 s), which bounds how long a key revoked on another replica keeps
+ * working; a revocation on this replica is dropped from the cache at once.
+ */
+@Injectable()
+export class KeyResolver {
+  private readonly logger = new Logger(KeyResolver.name);
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly lastUsedWritten = new Map<string, number>();
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** null for an unknown or revoked key; throws when the database cannot answer */
+  async resolve(key: string): Promise<AuthContext | null> {
+    const hash = hashApiKey(key);
+    const now = Date.now();
+    const hit = this.cache.get(hash);
+    if (hit && hit.expiresAt > now) return hit.auth;
+
+    const row = await this.prisma.apiKey.findUnique({ where: { hash } });
+    const auth: AuthContext | null =
+      row && !row.revokedAt
+        ? {
+            tenantId: row.tenantId,
+            keyId: row.id,
+            rpmLimit: row.rpmLimit,
+            imagesPerMinute: row.imagesPerMinute,
+            spendLimitMicros: row.spendLimitMicros,
+            allowedModels: row.allowedModels,
+          }
+        : null;
+    if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
+    this.cache.set(hash, { auth, expiresAt: now + this.config.KEY_CACHE_TTL_MS });
+    if (auth) this.touch(auth.keyId, now);
+    return auth;
+  }
+
+  /** forget a key at once (after revocation on this replica) */
+  forgetKeyId(keyId: string): void {
+    for (const [hash, entry] of this.cache) if (entry.auth?.keyId === keyId) this.cache.delete(hash);
+  }
+
+  /** last_used_at is advisory: written at most once a minute per key, off the request path */
+  private touch(keyId: string, now: number): void {
+    const last = this.lastUsedWritten.get(keyId) ?? 0;
+    if (now - last < LAST_USED_EVERY_MS) return;
+    this.lastUsedWritten.set(keyId, now);
+    this.prisma.apiKey
+      .update({ where: { id: keyId }, data: { lastUsedAt: new Date(now) } })
+      .catch((e: unknown) => this.logger.warn(`could not record last use of key ${keyId}: ${e instanceof Error ? e.message : String(e)}`));
+  }
+}
