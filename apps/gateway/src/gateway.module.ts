@@ -15,11 +15,14 @@ import {
 import { DatabaseModule } from '@app/database';
 import { QueueModule } from '@app/queue';
 import { BillingModule } from '@app/billing';
+import { ProvidersModule } from '@app/providers';
+import { RoutingModule } from '@app/routing';
 import { AuthGuardModule, TenancyModule } from '@app/tenancy';
 import { WorkerModule } from '../../worker/src/worker.module';
 import { AdminController } from './admin/admin.controller';
 import { BalanceController } from './billing/balance.controller';
 import { HealthController } from './health/health.controller';
+import { ModelsController } from './models/models.controller';
 
 @Module({})
 export class GatewayModule implements NestModule {
@@ -33,11 +36,13 @@ export class GatewayModule implements NestModule {
         DatabaseModule.forRoot(),
         QueueModule.forRoot(),
         BillingModule,
+        ProvidersModule,
+        RoutingModule,
         TenancyModule,
         AuthGuardModule,
         ...(config.WORKER_IN_PROCESS ? [WorkerModule] : []),
       ],
-      controllers: [HealthController, AdminController, BalanceController],
+      controllers: [HealthController, AdminController, BalanceController, ModelsController],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
     };
   }

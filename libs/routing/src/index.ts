@@ -1,0 +1,2 @@
+export * from './model-access';
+export * from './routing.module';
