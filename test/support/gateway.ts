@@ -5,6 +5,8 @@ import type { INestApplication } from '@nestjs/common';
 import { AppConfig, loadConfig } from '@app/common';
 import { createGateway } from '../../apps/gateway/src/bootstrap';
 import { createTestDatabase, realRedisUrl } from './databases';
+import { startSimulator, type SimulatorHandle } from '../../apps/simulator/src';
+import { gatewayEnvForSimulator } from '../../apps/simulator/src/gateway-env';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -22,6 +24,8 @@ export class LogCapture extends Writable {
 
 export interface TestGateway {
   url: string;
+  /** the upstream simulator every provider points at (started unless `simulator: false`) */
+  sim: SimulatorHandle;
   app: INestApplication;
   config: AppConfig;
   logs: LogCapture;
@@ -38,7 +42,9 @@ export interface TestGateway {
  */
 export async function startGateway(env: Record<string, string> = {}): Promise<TestGateway> {
   const db = await createTestDatabase();
+  const sim = await startSimulator();
   const config = loadConfig({
+    ...gatewayEnvForSimulator(sim.url),
     LOG_LEVEL: 'info',
     ADMIN_TOKEN,
     QUEUE_PREFIX: `t${randomBytes(4).toString('hex')}`,
@@ -68,6 +74,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
 
   return {
     url,
+    sim,
     app,
     config,
     logs,
@@ -81,6 +88,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
     },
     async close() {
       await app.close();
+      await sim.close();
       await db.drop();
     },
   };

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { AppConfig, ConfigError, ConfigModule, loadConfigFromEnvironment } from '@app/common';
 import { DatabaseModule } from '@app/database';
 import { BillingModule, formatUsd, usdToMicros } from '@app/billing';
+import { ProvidersModule } from '@app/providers';
 import { ApiKeyService, TenancyModule, TenantService } from '@app/tenancy';
 
 /**
@@ -16,7 +17,7 @@ import { ApiKeyService, TenancyModule, TenantService } from '@app/tenancy';
 @Module({})
 class AdminCliModule {
   static forRoot(config: AppConfig): DynamicModule {
-    return { module: AdminCliModule, imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(), BillingModule, TenancyModule] };
+    return { module: AdminCliModule, imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot(), ProvidersModule, BillingModule, TenancyModule] };
   }
 }
 

@@ -14,7 +14,7 @@ import {
 } from '@app/common';
 import { DatabaseModule } from '@app/database';
 import { QueueModule } from '@app/queue';
-import { BillingModule } from '@app/billing';
+import { BillingModule, RateLimitModule } from '@app/billing';
 import { ProvidersModule } from '@app/providers';
 import { RoutingModule } from '@app/routing';
 import { AuthGuardModule, TenancyModule } from '@app/tenancy';
@@ -35,8 +35,9 @@ export class GatewayModule implements NestModule {
         CommonModule,
         DatabaseModule.forRoot(),
         QueueModule.forRoot(),
-        BillingModule,
         ProvidersModule,
+        BillingModule,
+        RateLimitModule,
         RoutingModule,
         TenancyModule,
         AuthGuardModule,

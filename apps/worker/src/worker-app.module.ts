@@ -4,6 +4,7 @@ import { AppConfig, CommonModule, ConfigModule, loggerParams } from '@app/common
 import { DatabaseModule } from '@app/database';
 import { QueueModule } from '@app/queue';
 import { BillingModule } from '@app/billing';
+import { ProvidersModule } from '@app/providers';
 import { WorkerModule } from './worker.module';
 
 /** The worker process: processors only, no HTTP. */
@@ -18,6 +19,7 @@ export class WorkerAppModule {
         CommonModule,
         DatabaseModule.forRoot(),
         QueueModule.forRoot(),
+        ProvidersModule,
         BillingModule,
         WorkerModule,
       ],

@@ -1,7 +1,12 @@
 import { Global, Module } from '@nestjs/common';
+import { BillingService } from './billing.service';
 import { LedgerService } from './ledger.service';
+import { PriceBook } from './pricing/price-book.service';
 import { ReservationSweeper } from './reservation-sweeper.service';
+import { UsageService } from './usage.service';
+
+const SERVICES = [BillingService, LedgerService, PriceBook, ReservationSweeper, UsageService];
 
 @Global()
-@Module({ providers: [LedgerService, ReservationSweeper], exports: [LedgerService, ReservationSweeper] })
+@Module({ providers: SERVICES, exports: SERVICES })
 export class BillingModule {}

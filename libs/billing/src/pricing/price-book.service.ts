@@ -1,0 +1,116 @@
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { PrismaService, Prisma } from '@app/database';
+import { ModelCatalog, type ModelPrice, type ModelSpec } from '@app/providers';
+
+export interface CurrentPrice {
+  priceId: string;
+  version: number;
+  price: ModelPrice;
+  isOverride: boolean;
+}
+
+/** How long a replica trusts its copy of the price table before re-reading it. */
+const REFRESH_MS = 30_000;
+
+/** JSON with sorted keys: jsonb does not keep key order, so plain JSON.stringify would see every row as changed. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function sameRates(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+/**
+ * The versioned price table. At boot it is brought in line with the catalog's list prices (a changed list
+ * price writes a new version; an operator override is left alone), then served from memory. Every usage
+ * record points at the version it was priced with.
+ */
+@Injectable()
+export class PriceBook implements OnModuleInit {
+  private readonly logger = new Logger(PriceBook.name);
+  private current = new Map<string, CurrentPrice>();
+  private loadedAt = 0;
+  private refreshing: Promise<void> | null = null;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly catalog: ModelCatalog,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.seedFromCatalog();
+    await this.reload();
+  }
+
+  /** the price in force for a model; undefined = the model is unpriced and must be refused */
+  async get(modelId: string): Promise<CurrentPrice | undefined> {
+    if (Date.now() - this.loadedAt > REFRESH_MS) await this.refresh();
+    return this.current.get(modelId);
+  }
+
+  /** the model spec with the price in force (an operator override replaces the catalog's list price) */
+  async priced(model: ModelSpec): Promise<{ model: ModelSpec; price: CurrentPrice } | undefined> {
+    const price = await this.get(model.id);
+    return price ? { model: { ...model, price: price.price }, price } : undefined;
+  }
+
+  /** An operator override: a new version that later catalog updates do not replace. */
+  async setOverride(modelId: string, price: ModelPrice): Promise<CurrentPrice> {
+    const latest = await this.prisma.price.findFirst({ where: { model: modelId }, orderBy: { version: 'desc' } });
+    const row = await this.prisma.price.create({
+      data: {
+        model: modelId,
+        version: (latest?.version ?? 0) + 1,
+        rates: price as unknown as Prisma.InputJsonValue,
+        source: price.source,
+        effectiveDate: price.date,
+        isOverride: true,
+      },
+    });
+    await this.reload();
+    return { priceId: row.id, version: row.version, price, isOverride: true };
+  }
+
+  private refresh(): Promise<void> {
+    this.refreshing ??= this.reload().finally(() => (this.refreshing = null));
+    return this.refreshing;
+  }
+
+  private async reload(): Promise<void> {
+    const rows = await this.prisma.$queryRaw<{ id: string; model: string; version: number; rates: ModelPrice; is_override: boolean }[]>`
+      SELECT DISTINCT ON (model) id, model, version, rates, is_override FROM prices ORDER BY model, version DESC`;
+    const next = new Map<string, CurrentPrice>();
+    for (const r of rows) next.set(r.model, { priceId: r.id, version: r.version, price: r.rates, isOverride: r.is_override });
+    this.current = next;
+    this.loadedAt = Date.now();
+  }
+
+  private async seedFromCatalog(): Promise<void> {
+    const rows = await this.prisma.$queryRaw<{ model: string; version: number; rates: unknown; is_override: boolean }[]>`
+      SELECT DISTINCT ON (model) model, version, rates, is_override FROM prices ORDER BY model, version DESC`;
+    const latest = new Map(rows.map((r) => [r.model, r]));
+    const inserts: Prisma.PriceCreateManyInput[] = [];
+    for (const m of this.catalog.list()) {
+      if (!m.price) continue;
+      const have = latest.get(m.id);
+      if (have && (have.is_override || sameRates(have.rates, m.price))) continue;
+      inserts.push({
+        model: m.id,
+        version: (have?.version ?? 0) + 1,
+        rates: m.price as unknown as Prisma.InputJsonValue,
+        source: m.price.source,
+        effectiveDate: m.price.date,
+      });
+    }
+    if (inserts.length === 0) return;
+    // Several replicas may seed at once: the (model, version) key lets exactly one of them write each version.
+    const { count } = await this.prisma.price.createMany({ data: inserts, skipDuplicates: true });
+    this.logger.log(`price table: ${count} new list price version(s) from the catalog`);
+  }
+}
