@@ -19,8 +19,10 @@ import { ProvidersModule } from '@app/providers';
 import { RoutingModule } from '@app/routing';
 import { AuthGuardModule, TenancyModule } from '@app/tenancy';
 import { WorkerModule } from '../../worker/src/worker.module';
+import { AdminBillingController } from './admin/admin-billing.controller';
 import { AdminController } from './admin/admin.controller';
 import { BalanceController } from './billing/balance.controller';
+import { UsageController } from './billing/usage.controller';
 import { HealthController } from './health/health.controller';
 import { ModelsController } from './models/models.controller';
 
@@ -43,7 +45,7 @@ export class GatewayModule implements NestModule {
         AuthGuardModule,
         ...(config.WORKER_IN_PROCESS ? [WorkerModule] : []),
       ],
-      controllers: [HealthController, AdminController, BalanceController, ModelsController],
+      controllers: [HealthController, AdminController, AdminBillingController, BalanceController, UsageController, ModelsController],
       providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
     };
   }

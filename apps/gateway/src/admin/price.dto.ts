@@ -1,0 +1,60 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsDateString, IsNumber, IsObject, IsOptional, IsString, MaxLength, Min, ValidateNested } from 'class-validator';
+import type { ModelPrice, TokenRates } from '@app/providers';
+import { usdToMicros } from '@app/billing';
+
+const USD = { maxDecimalPlaces: 6, allowNaN: false, allowInfinity: false };
+
+/** USD per 1,000,000 tokens. */
+export class TokenRatesDto {
+  @ApiProperty({ example: 0.15 }) @IsNumber(USD) @Min(0) input!: number;
+  @ApiProperty({ example: 0.6 }) @IsNumber(USD) @Min(0) output!: number;
+  @ApiPropertyOptional() @IsOptional() @IsNumber(USD) @Min(0) cached_input?: number;
+  @ApiPropertyOptional() @IsOptional() @IsNumber(USD) @Min(0) reasoning_output?: number;
+  @ApiPropertyOptional() @IsOptional() @IsNumber(USD) @Min(0) image_input?: number;
+  @ApiPropertyOptional() @IsOptional() @IsNumber(USD) @Min(0) image_output?: number;
+  @ApiPropertyOptional() @IsOptional() @IsNumber(USD) @Min(0) audio_input?: number;
+}
+
+export class PriceOverrideDto {
+  @ApiPropertyOptional({ type: TokenRatesDto, description: 'USD per 1M tokens' })
+  @IsOptional() @ValidateNested() @Type(() => TokenRatesDto)
+  tokens?: TokenRatesDto;
+
+  @ApiPropertyOptional({ example: { '*': { '*': 0.04 } }, description: 'USD per image, by quality then size ("*" = any)' })
+  @IsOptional() @IsObject()
+  per_image?: Record<string, Record<string, number>>;
+
+  @ApiPropertyOptional({ example: 'contract 2026-11' }) @IsOptional() @IsString() @MaxLength(500) source?: string;
+  @ApiPropertyOptional({ example: '2026-11-20' }) @IsOptional() @IsDateString() date?: string;
+}
+
+const opt = (v: number | undefined) => (v === undefined ? undefined : Number(usdToMicros(v)));
+
+export function toModelPrice(dto: PriceOverrideDto): ModelPrice {
+  let tokens: TokenRates | undefined;
+  if (dto.tokens) {
+    tokens = {
+      input: Number(usdToMicros(dto.tokens.input)),
+      output: Number(usdToMicros(dto.tokens.output)),
+      cachedInput: opt(dto.tokens.cached_input),
+      reasoningOutput: opt(dto.tokens.reasoning_output),
+      imageInput: opt(dto.tokens.image_input),
+      imageOutput: opt(dto.tokens.image_output),
+      audioInput: opt(dto.tokens.audio_input),
+    };
+    for (const k of Object.keys(tokens) as (keyof TokenRates)[]) if (tokens[k] === undefined) delete tokens[k];
+  }
+  let perImage: ModelPrice['perImage'];
+  if (dto.per_image) {
+    perImage = {};
+    for (const [quality, sizes] of Object.entries(dto.per_image)) {
+      if (typeof sizes !== 'object' || sizes === null) throw new RangeError('per_image must map quality → size → USD');
+      perImage[quality] = {};
+      for (const [size, usd] of Object.entries(sizes)) perImage[quality][size] = Number(usdToMicros(usd));
+    }
+  }
+  if (!tokens && !perImage) throw new RangeError('a price needs tokens or per_image');
+  return { tokens, perImage, source: dto.source ?? 'operator override', date: dto.date ?? new Date().toISOString().slice(0, 10) };
+}
