@@ -44,6 +44,10 @@ function insufficient(message: string, code: string): ApiError {
  * statement (the `sy_reserve` SQL function), and replaced by the actual cost together with the usage
  * record in one statement keyed by the request id, so a request is billed exactly once even if settle
  * runs twice, and never after its reservation was released.
+ *
+ * Lock order: every statement that touches both locks the tenant row before the key row (the api_keys
+ * update reads the tenants update's result, which makes Postgres run it first). Without that, settles and
+ * releases running against reservations deadlock.
  */
 @Injectable()
 export class BillingService {
@@ -105,14 +109,15 @@ export class BillingService {
       ), k AS (
         UPDATE api_keys SET spent_micros = spent_micros + ${cost},
                             reserved_micros = reserved_micros - COALESCE((SELECT amount_micros FROM r), 0)
-         WHERE id = ${reservation.keyId}::uuid AND EXISTS (SELECT 1 FROM u) RETURNING 1
+         WHERE id = ${reservation.keyId}::uuid AND EXISTS (SELECT 1 FROM t) RETURNING 1
       ), l AS (
         INSERT INTO ledger_entries (id, tenant_id, kind, amount_micros, usage_id)
         SELECT gen_random_uuid(), ${reservation.tenantId}::uuid, 'debit', ${cost}, ${reservation.id}
          WHERE EXISTS (SELECT 1 FROM u) AND ${cost} > 0
         RETURNING 1
       )
-      SELECT (SELECT count(*) FROM u)::int AS inserted, (SELECT count(*) FROM t)::int AS t, (SELECT count(*) FROM l)::int AS l`;
+      SELECT (SELECT count(*) FROM u)::int AS inserted, (SELECT count(*) FROM t)::int AS t,
+             (SELECT count(*) FROM k)::int AS k, (SELECT count(*) FROM l)::int AS l`;
     const inserted = (rows[0]?.inserted ?? 0) > 0;
     if (!inserted) this.logger.warn(`usage ${reservation.id} was already settled; not billed again`);
     return inserted;
@@ -123,7 +128,8 @@ export class BillingService {
     await this.prisma.$executeRaw`
       WITH r AS (DELETE FROM reservations WHERE id = ${reservation.id} RETURNING tenant_id, api_key_id, amount_micros),
       t AS (UPDATE tenants SET reserved_micros = reserved_micros - r.amount_micros FROM r WHERE tenants.id = r.tenant_id RETURNING 1)
-      UPDATE api_keys SET reserved_micros = api_keys.reserved_micros - r.amount_micros FROM r WHERE api_keys.id = r.api_key_id`;
+      UPDATE api_keys SET reserved_micros = api_keys.reserved_micros - r.amount_micros
+        FROM r WHERE api_keys.id = r.api_key_id AND EXISTS (SELECT 1 FROM t)`;
   }
 
   /** Grows an existing reservation (a fallback hop to a dearer model); refuses like reserve() when it does not fit. */

@@ -21,12 +21,14 @@ export class ReservationSweeper {
         UPDATE tenants SET reserved_micros = tenants.reserved_micros - s.total
         FROM (SELECT tenant_id, sum(amount_micros) AS total FROM gone GROUP BY tenant_id) s
         WHERE tenants.id = s.tenant_id
+        RETURNING 1
       ), k AS (
         UPDATE api_keys SET reserved_micros = api_keys.reserved_micros - s.total
         FROM (SELECT api_key_id, sum(amount_micros) AS total FROM gone WHERE api_key_id IS NOT NULL GROUP BY api_key_id) s
-        WHERE api_keys.id = s.api_key_id
+        WHERE api_keys.id = s.api_key_id AND EXISTS (SELECT 1 FROM t)
+        RETURNING 1
       )
-      SELECT count(*)::int AS n FROM gone`;
+      SELECT (SELECT count(*) FROM gone)::int AS n, (SELECT count(*) FROM t)::int AS t, (SELECT count(*) FROM k)::int AS k`;
     const released = rows[0]?.n ?? 0;
     if (released > 0) this.logger.warn(`released ${released} expired reservation(s)`);
     return released;
