@@ -55,6 +55,16 @@ export class AppConfig {
   /** base of links the gateway hands out (signed image URLs); defaults to http://HOST:PORT */
   @Transform(emptyToUndefined) @IsOptional() @IsUrl(URL_OPTS) PUBLIC_BASE_URL?: string;
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL = 'info';
+  /**
+   * HMAC key for signed image links (at least 32 characters). Unset: one is generated on first boot and kept
+   * in the database, so every replica of the deployment signs and checks links with the same key.
+   */
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MinLength(32, { message: 'IMAGE_URL_SECRET must be at least 32 characters' })
+  IMAGE_URL_SECRET?: string;
+  /** how long a signed image link (`response_format: "url"`) stays valid; at most 7 days */
+  @Transform(toInt) @IsInt() @Min(1) @Max(7 * 24 * 60 * 60) IMAGE_URL_TTL_SECONDS = 3600;
+  /** how long a synchronous image request waits for its job before answering 504 with the job id */
+  @Transform(toInt) @IsInt() @Min(100) IMAGE_SYNC_TIMEOUT_MS = 300_000;
   /** run the BullMQ processors inside the gateway process (`npm start`); docker-compose turns it off */
   @Transform(toBool) @IsBoolean() WORKER_IN_PROCESS = true;
   /** largest accepted request body (image inputs arrive base64-encoded in JSON) */
@@ -63,6 +73,11 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(0) @Max(5000) KEY_CACHE_TTL_MS = 4000;
   /** grace period for in-flight requests and active jobs on SIGTERM */
   @Transform(toInt) @IsInt() @Min(0) SHUTDOWN_GRACE_MS = 30_000;
+  /**
+   * the longest one chat attempt may take to answer (non-streaming) or to send its first chunk (streaming)
+   * before it counts as an upstream timeout and is retried or falls back
+   */
+  @Transform(toInt) @IsInt() @Min(100) CHAT_ATTEMPT_TIMEOUT_MS = 60_000;
 
   @Transform(emptyToUndefined) @IsOptional() @IsString() OPENAI_API_KEY?: string;
   @IsUrl(URL_OPTS) OPENAI_BASE_URL = 'https://api.openai.com/v1';
@@ -131,7 +146,12 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   return config;
 }
 
-/** The entry points' one read of the process environment. */
-export function loadConfigFromEnvironment(): AppConfig {
-  return loadConfig(process.env);
+/** The entry points' one read of the process environment; `defaults` apply where a variable is unset. */
+export function loadConfigFromEnvironment(defaults: Record<string, string> = {}): AppConfig {
+  return loadConfig(environmentWith(defaults));
+}
+
+/** The process environment over `defaults`, as a plain record (for entry points that add their own values). */
+export function environmentWith(defaults: Record<string, string>): Record<string, string | undefined> {
+  return { ...defaults, ...process.env };
 }
