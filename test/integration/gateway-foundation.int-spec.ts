@@ -34,8 +34,8 @@ describe('gateway foundation', () => {
     it('puts X-Request-Id on every response, including errors', async () => {
       const ok = await get('/health/live');
       const notFound = await get('/v1/nope');
-      expect(ok.headers['x-request-id']).toMatch(/^req_[0-9a-f]{32}$/);
-      expect(notFound.headers['x-request-id']).toMatch(/^req_[0-9a-f]{32}$/);
+      expect(ok.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(notFound.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(ok.headers['x-request-id']).not.toBe(notFound.headers['x-request-id']);
     });
 

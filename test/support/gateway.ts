@@ -53,8 +53,15 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
     ...env,
   });
   const logs = new LogCapture();
-  const app = await createGateway(config, logs);
-  await app.listen(0, '127.0.0.1');
+  let app: INestApplication;
+  try {
+    app = await createGateway(config, logs);
+    await app.listen(0, '127.0.0.1');
+  } catch (e) {
+    await sim.close();
+    await db.drop();
+    throw e;
+  }
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
 

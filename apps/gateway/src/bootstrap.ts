@@ -15,6 +15,8 @@ export async function createGateway(config: AppConfig, logDestination?: Destinat
     // Bodies are parsed by JsonBodyMiddleware so that parse errors reach the envelope filter.
     bodyParser: false,
     bufferLogs: true,
+    // Throw instead of exiting, so the caller (main.ts or a test) decides what a failed boot means.
+    abortOnError: false,
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');

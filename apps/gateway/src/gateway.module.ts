@@ -22,8 +22,10 @@ import { WorkerModule } from '../../worker/src/worker.module';
 import { AdminBillingController } from './admin/admin-billing.controller';
 import { AdminController } from './admin/admin.controller';
 import { BalanceController } from './billing/balance.controller';
+import { ChatModule } from './chat/chat.module';
 import { UsageController } from './billing/usage.controller';
 import { HealthController } from './health/health.controller';
+import { ImagesModule } from './images/images.module';
 import { ModelsController } from './models/models.controller';
 
 @Module({})
@@ -43,6 +45,8 @@ export class GatewayModule implements NestModule {
         RoutingModule,
         TenancyModule,
         AuthGuardModule,
+        ImagesModule,
+        ChatModule,
         ...(config.WORKER_IN_PROCESS ? [WorkerModule] : []),
       ],
       controllers: [HealthController, AdminController, AdminBillingController, BalanceController, UsageController, ModelsController],

@@ -5,6 +5,7 @@ import { DatabaseModule } from '@app/database';
 import { QueueModule } from '@app/queue';
 import { BillingModule } from '@app/billing';
 import { ProvidersModule } from '@app/providers';
+import { StorageModule } from '@app/storage';
 import { WorkerModule } from './worker.module';
 
 /** The worker process: processors only, no HTTP. */
@@ -21,6 +22,7 @@ export class WorkerAppModule {
         QueueModule.forRoot(),
         ProvidersModule,
         BillingModule,
+        StorageModule,
         WorkerModule,
       ],
     };

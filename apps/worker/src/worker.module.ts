@@ -1,11 +1,13 @@
 import type { WorkerHost } from '@nestjs/bullmq';
 import { Module, type Type } from '@nestjs/common';
 import type { QueueName } from '@app/queue';
+import { ImageGenerationProcessor } from './image-generation.processor';
 import { MaintenanceProcessor } from './maintenance.processor';
 
 /** One processor per queue; the type makes a queue without a processor a compile error. */
 const PROCESSORS: Record<QueueName, Type<WorkerHost>> = {
   maintenance: MaintenanceProcessor,
+  'image-generation': ImageGenerationProcessor,
 };
 
 /**

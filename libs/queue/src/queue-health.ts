@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { MetricsService } from '@app/common';
-import { MAINTENANCE_QUEUE } from './queue.constants';
+import { IMAGE_QUEUE, MAINTENANCE_QUEUE } from './queue.constants';
 
 /** Readiness of the queue backend, and queue depth for /metrics. */
 @Injectable()
@@ -11,9 +11,10 @@ export class QueueHealth {
 
   constructor(
     @InjectQueue(MAINTENANCE_QUEUE) maintenance: Queue,
+    @InjectQueue(IMAGE_QUEUE) images: Queue,
     private readonly metrics: MetricsService,
   ) {
-    this.queues = [maintenance];
+    this.queues = [maintenance, images];
   }
 
   /** resolves when the backend answers a real query within the timeout, rejects otherwise */

@@ -2,7 +2,9 @@ import type { DefaultJobOptions } from 'bullmq';
 
 /** Every queue Switchyard uses. A worker refuses to start when one of them has no processor. */
 export const MAINTENANCE_QUEUE = 'maintenance';
-export const ALL_QUEUES = [MAINTENANCE_QUEUE] as const;
+/** Image generation for every route that produces images (images API, chat image models, Gemini-native). */
+export const IMAGE_QUEUE = 'image-generation';
+export const ALL_QUEUES = [MAINTENANCE_QUEUE, IMAGE_QUEUE] as const;
 export type QueueName = (typeof ALL_QUEUES)[number];
 
 /** Job names on the maintenance queue. */
@@ -14,3 +16,34 @@ export const MAINTENANCE_JOB_OPTIONS: DefaultJobOptions = {
   removeOnComplete: { count: 100 },
   removeOnFail: { count: 100 },
 };
+
+/** The one job name on the image queue. */
+export const GENERATE_IMAGES_JOB = 'generate-images';
+
+/**
+ * Image jobs. Upstream retries and model fallback happen inside one run of the processor (the routing
+ * library's IMAGE_RETRY_POLICY); BullMQ's attempts cover what that cannot: the worker crashing or losing its
+ * database mid-job. The processor is idempotent, so a repeated run never bills or stores twice. The
+ * `image_jobs` row is the durable record the gateway reads, so finished jobs need not stay in the queue;
+ * failed ones are kept for inspection.
+ */
+export const IMAGE_JOB_OPTIONS: DefaultJobOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 2_000 },
+  removeOnComplete: { age: 24 * 60 * 60, count: 10_000 },
+  removeOnFail: false,
+};
+
+/** Jobs one worker process runs at once; they wait on slow upstreams, not on the CPU. */
+export const IMAGE_WORKER_CONCURRENCY = 8;
+/**
+ * How often a job may be found stalled (its worker died or hung) and be run again before it is failed. A
+ * crash mid-job is survivable; a job that kills its worker every time is not retried for ever.
+ */
+export const IMAGE_MAX_STALLED_COUNT = 2;
+
+/** The BullMQ payload: everything else lives in the job's `image_jobs` row, whose id is also the BullMQ job id. */
+export interface ImageJobPayload {
+  jobId: string;
+  tenantId: string;
+}

@@ -2,16 +2,20 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { AppConfig } from '@app/common';
 import { SQL_DATABASE, type SqlDatabase } from '@app/database';
-import { MAINTENANCE_JOB_OPTIONS, MAINTENANCE_QUEUE } from './queue.constants';
+import { IMAGE_JOB_OPTIONS, IMAGE_QUEUE, MAINTENANCE_JOB_OPTIONS, MAINTENANCE_QUEUE } from './queue.constants';
 import { queueConnection } from './queue-connection';
 import { QueueHealth } from './queue-health';
+import { JobCompletionSignal } from './job-completion.signal';
 
 /** Registers every queue (producers). Processors live in apps/worker's WorkerModule. */
 @Global()
 @Module({})
 export class QueueModule {
   static forRoot(): DynamicModule {
-    const queues = BullModule.registerQueue({ name: MAINTENANCE_QUEUE, defaultJobOptions: MAINTENANCE_JOB_OPTIONS });
+    const queues = BullModule.registerQueue(
+      { name: MAINTENANCE_QUEUE, defaultJobOptions: MAINTENANCE_JOB_OPTIONS },
+      { name: IMAGE_QUEUE, defaultJobOptions: IMAGE_JOB_OPTIONS },
+    );
     return {
       module: QueueModule,
       imports: [
@@ -24,8 +28,8 @@ export class QueueModule {
         }),
         queues,
       ],
-      providers: [QueueHealth],
-      exports: [queues, QueueHealth],
+      providers: [QueueHealth, JobCompletionSignal],
+      exports: [queues, QueueHealth, JobCompletionSignal],
     };
   }
 }

@@ -12,7 +12,6 @@ function joinWildcard(param: string | string[]): string {
   return Array.isArray(param) ? param.join('/') : param;
 }
 
-@ApiTags('Models')
 @ApiBearerAuth('bearer')
 @ApiSecurity('x-goog-api-key')
 @Controller()
@@ -23,12 +22,14 @@ export class ModelsController {
   ) {}
 
   @Get('v1/models')
+  @ApiTags('Models')
   @ApiOperation({ summary: 'Models this key may call, with capabilities and list prices (OpenAI list shape)' })
   list(@Auth() auth: AuthContext) {
     return toOpenAiModelList(this.access.visible(auth.allowedModels), { created: CATALOG_CREATED });
   }
 
   @Get('v1/models/*model')
+  @ApiTags('Models')
   @ApiOperation({ summary: 'One model (ids contain a slash: /v1/models/openai/gpt-4o-mini)' })
   one(@Auth() auth: AuthContext, @Param('model') model: string | string[]) {
     const m = this.catalog.resolve(joinWildcard(model));

@@ -49,6 +49,16 @@ describe('computeCost', () => {
     expect(computeCost({ perImage: table, source: 'x', date: 'd' }, usage({ images: 2 }), { quality: 'low', size: '1024x1024' }).totalMicros).toBe(22_000n);
   });
 
+  it('bills a model priced both ways by its reported tokens, never also per image', () => {
+    const both: ModelPrice = { tokens: { input: 5_000_000, output: 40_000_000, imageOutput: 40_000_000 }, perImage: { '*': { '*': 42_000 } }, source: 'x', date: 'd' };
+    const byTokens = computeCost(both, usage({ textInput: 10, imageOutput: 1000, images: 1 }));
+    expect(byTokens.lines.map((l) => l.kind)).toEqual(['text_input', 'image_output']);
+    expect(byTokens.totalMicros).toBe(50n + 40_000n);
+    const noTokens = computeCost(both, usage({ images: 2 }));
+    expect(noTokens.lines.map((l) => l.kind)).toEqual(['images']);
+    expect(noTokens.totalMicros).toBe(84_000n);
+  });
+
   it('switches to long-context rates above the threshold', () => {
     const pro: ModelPrice = { tokens: { input: 1_250_000, output: 10_000_000, longContext: { thresholdTokens: 200_000, input: 2_500_000, output: 15_000_000 } }, source: 'x', date: 'd' };
     expect(computeCost(pro, usage({ textInput: 100_000, textOutput: 1000 })).totalMicros).toBe(125_000n + 10_000n);

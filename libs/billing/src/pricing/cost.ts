@@ -82,7 +82,10 @@ export function computeCost(price: ModelPrice, usage: NormalizedUsage, ctx: Imag
     add('reasoning_output', usage.reasoningOutput, r.reasoningOutput ?? r.output);
     add('image_output', usage.imageOutput, r.imageOutput ?? r.output);
   }
-  if (usage.images > 0) {
+  // A model priced both ways (gpt-image: image tokens, and a per-image table) is billed by the tokens the
+  // upstream reports; the per-image price applies only when it reports none. Never both.
+  const reportedTokens = usage.textInput + usage.cachedInput + usage.imageInput + usage.audioInput + usage.textOutput + usage.reasoningOutput + usage.imageOutput;
+  if (usage.images > 0 && !(price.tokens && reportedTokens > 0)) {
     const unit = price.perImage ? (perImagePrice(price.perImage, ctx) ?? maxPerImagePrice(price.perImage)) : undefined;
     add('images', usage.images, unit, 'per_image');
   }

@@ -1,0 +1,78 @@
+/**
+ * The tenant's end of one chat request: response headers, a JSON answer, or Server-Sent Events written
+ * as they are produced. It also notices when the tenant goes away, so the service can cancel the upstream
+ * call. Kept apart from the service so the service's decisions can be tested without a socket.
+ */
+import type { Response } from 'express';
+
+export interface ChatExchangePort {
+  /** aborted when the tenant closed the connection before the answer was complete */
+  readonly signal: AbortSignal;
+  setHeaders(headers: Record<string, string>): void;
+  sendJson(status: number, body: unknown): void;
+  /** sends status 200 and the SSE headers at once, before the first event */
+  startEvents(headers: Record<string, string>): void;
+  /** one `data:` event; resolves when the socket can take more (back-pressure), or at once when the tenant is gone */
+  sendEvent(data: unknown): Promise<void>;
+  /** ends the response (after `[DONE]`, or after an error event) */
+  end(): void;
+}
+
+export const SSE_DONE = '[DONE]';
+
+export class ChatExchange implements ChatExchangePort {
+  private readonly gone = new AbortController();
+
+  constructor(private readonly res: Response) {
+    res.once('close', () => {
+      if (!res.writableFinished) this.gone.abort(new Error('the client closed the connection'));
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.gone.signal;
+  }
+
+  setHeaders(headers: Record<string, string>): void {
+    if (this.res.headersSent) return;
+    for (const [name, value] of Object.entries(headers)) this.res.setHeader(name, value);
+  }
+
+  sendJson(status: number, body: unknown): void {
+    this.res.status(status).json(body);
+  }
+
+  startEvents(headers: Record<string, string>): void {
+    this.setHeaders({
+      ...headers,
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      // no-transform keeps compressing proxies from holding chunks back; X-Accel-Buffering does the same for nginx.
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    this.res.status(200);
+    // Nagle would hold small chunks back for up to one round trip; every token matters to a reader.
+    this.res.socket?.setNoDelay(true);
+    this.res.flushHeaders();
+  }
+
+  async sendEvent(data: unknown): Promise<void> {
+    if (this.gone.signal.aborted || this.res.writableEnded) return;
+    const line = `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+    if (this.res.write(line)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.res.off('drain', done);
+        this.gone.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.gone.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  end(): void {
+    if (!this.res.writableEnded) this.res.end();
+  }
+}

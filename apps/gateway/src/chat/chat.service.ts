@@ -1,0 +1,408 @@
+/**
+ * `POST /v1/chat/completions`: validate → rate limit → resolve the chain → check every model → reserve
+ * the worst case of the dearest model → call with retry and fallback → settle at the serving model's price
+ * → answer with headers saying what happened. Streams are written chunk by chunk; the tenant leaving
+ * cancels the upstream call and is billed for what was produced.
+ */
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { ApiError, AppConfig, MetricsService } from '@app/common';
+import {
+  BillingService,
+  PriceBook,
+  RateLimiter,
+  chatReserveMicros,
+  computeCost,
+  formatUsd,
+  type CurrentPrice,
+  type Reservation,
+  type SettleInput,
+} from '@app/billing';
+import {
+  ModelCatalog,
+  ProviderClient,
+  UpstreamError,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type ChatStream,
+  type ChatStreamItem,
+  type ModelSpec,
+  type NormalizedUsage,
+} from '@app/providers';
+import {
+  DEFAULT_RETRY_POLICY,
+  ModelAccess,
+  ModelResolver,
+  chatFeatures,
+  chatRequestForModel,
+  checkChatChain,
+  checkChatRequest,
+  fallbackFailureToApiError,
+  isFallbackFailure,
+  runWithFallback,
+  streamWithFallback,
+  type AttemptRecord,
+  type ChatRequestToCheck,
+  type FallbackHooks,
+  type ResolvedRoute,
+  type RetryPolicy,
+} from '@app/routing';
+import type { AuthContext } from '@app/tenancy';
+import { CHAT_IMAGE_GENERATOR, type ChatImageGenerator } from './chat-image-generator';
+import { SSE_DONE, type ChatExchangePort } from './chat-exchange';
+import { checkGatewayFields } from './chat-request.checks';
+import type { ChatRouteRequest } from './chat-request.pipe';
+
+export const CHAT_ENDPOINT = '/v1/chat/completions';
+
+export const CHAT_HEADERS = {
+  fallbackLevel: 'X-Switchyard-Fallback-Level',
+  fallbackModel: 'X-Switchyard-Fallback-Model',
+  router: 'X-Switchyard-Router',
+  resolvedModel: 'X-Switchyard-Resolved-Model',
+  cost: 'X-Switchyard-Cost-Usd',
+} as const;
+
+/** Injection token of the retry policy, so tests and deployments can shorten the backoff. */
+export const CHAT_RETRY_POLICY = Symbol('CHAT_RETRY_POLICY');
+
+interface PricedModel {
+  model: ModelSpec;
+  price: CurrentPrice;
+}
+
+/** Everything one request carries from step to step. */
+interface ChatCall {
+  auth: AuthContext;
+  requestId: string;
+  request: ChatRequestToCheck;
+  route: ResolvedRoute;
+  exchange: ChatExchangePort;
+  startedAt: number;
+  /** the price each model of the chain was reserved (and will be settled) with */
+  prices: Map<string, PricedModel>;
+  reservation: Reservation;
+  attempts: AttemptRecord[];
+}
+
+/** The request as adapters take it: without the fields only the gateway's checks read. */
+function adapterRequest(model: ModelSpec, request: ChatRequestToCheck): ChatCompletionRequest {
+  const { logprobs: _l, top_logprobs: _t, modalities: _m, ...rest } = chatRequestForModel(model, request);
+  return rest;
+}
+
+function publicChunk(chunk: ChatCompletionChunk, model: ModelSpec): ChatCompletionChunk {
+  return { ...chunk, model: model.id };
+}
+
+function errorEvent(error: ApiError): { error: { message: string; type: string; param: string | null; code: string | null } } {
+  return { error: { message: error.message, type: error.type, param: error.param, code: error.code } };
+}
+
+@Injectable()
+export class ChatService {
+  private readonly logger = new Logger(ChatService.name);
+  private readonly policy: RetryPolicy;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly catalog: ModelCatalog,
+    private readonly resolver: ModelResolver,
+    private readonly access: ModelAccess,
+    private readonly rateLimiter: RateLimiter,
+    private readonly priceBook: PriceBook,
+    private readonly billing: BillingService,
+    private readonly provider: ProviderClient,
+    private readonly metrics: MetricsService,
+    @Optional() @Inject(CHAT_IMAGE_GENERATOR) private readonly imageGenerator?: ChatImageGenerator,
+    @Optional() @Inject(CHAT_RETRY_POLICY) policy?: RetryPolicy,
+  ) {
+    this.policy = policy ?? DEFAULT_RETRY_POLICY;
+  }
+
+  async create(auth: AuthContext, requestId: string, input: ChatRouteRequest, exchange: ChatExchangePort): Promise<void> {
+    const startedAt = Date.now();
+    const { request } = input;
+
+    const decision = await this.rateLimiter.enforce(auth, { images: this.imagesAsked(request) });
+    exchange.setHeaders(decision.headers);
+
+    const route = this.resolver.resolve({
+      model: request.model,
+      models: input.models,
+      allowedModels: auth.allowedModels,
+      features: chatFeatures(request),
+    });
+    checkChatChain(route, request);
+    checkGatewayFields(route, request);
+    exchange.setHeaders(this.routerHeaders(route));
+
+    if (route.chain[0].capabilities.imageOutputViaChat) {
+      return this.generateImages(auth, requestId, route, request, exchange);
+    }
+
+    const prices = new Map<string, PricedModel>();
+    let reserveMicros = 0n;
+    for (const [index, model] of route.chain.entries()) {
+      const priced = await this.priced(model, route.params[index] ?? 'model');
+      prices.set(model.id, priced);
+      const worst = chatReserveMicros(priced.model, adapterRequest(model, request));
+      if (worst > reserveMicros) reserveMicros = worst;
+    }
+    const reservation = await this.billing.reserve(requestId, { tenantId: auth.tenantId, keyId: auth.keyId }, reserveMicros);
+    const call: ChatCall = { auth, requestId, request, route, exchange, startedAt, prices, reservation, attempts: [] };
+    return request.stream === true ? this.stream(call) : this.complete(call);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private async complete(call: ChatCall): Promise<void> {
+    let outcome;
+    try {
+      outcome = await runWithFallback(
+        call.route.chain,
+        async (model, level, attemptNo, signal) => {
+          await this.beforeAttempt(call, model, level, attemptNo);
+          const deadline = this.deadline(signal);
+          try {
+            return await this.provider.chat(model, adapterRequest(model, call.request), { signal: deadline.signal });
+          } finally {
+            deadline.clear();
+          }
+        },
+        this.policy,
+        this.hooks(call),
+      );
+    } catch (error) {
+      throw await this.failed(call, error);
+    }
+
+    const { result, model, level } = outcome;
+    const priced = this.priceOf(call, model);
+    const cost = computeCost(priced.price.price, result.usage);
+    await this.settle(call, {
+      servedModel: model.id,
+      provider: model.provider,
+      fallbackLevel: level,
+      status: 'succeeded',
+      usage: result.usage,
+      cost,
+      priceId: priced.price.priceId,
+    });
+    call.exchange.setHeaders({ ...this.servedHeaders(model, level), [CHAT_HEADERS.cost]: formatUsd(cost.totalMicros) });
+    call.exchange.sendJson(200, { ...result.completion, model: model.id });
+  }
+
+  private async stream(call: ChatCall): Promise<void> {
+    const deadlines: { clear(): void }[] = [];
+    let opened;
+    try {
+      opened = await streamWithFallback<ChatStreamItem, ChatStream>(
+        call.route.chain,
+        async (model, level, attemptNo, signal) => {
+          await this.beforeAttempt(call, model, level, attemptNo);
+          // The deadline covers opening the stream and its first item; the HTTP client's idle timeout guards the rest.
+          const deadline = this.deadline(signal);
+          deadlines.push(deadline);
+          return this.provider.chatStream(model, adapterRequest(model, call.request), { signal: deadline.signal });
+        },
+        this.policy,
+        { ...this.hooks(call), signal: call.exchange.signal },
+      );
+    } catch (error) {
+      throw await this.failed(call, error);
+    } finally {
+      for (const d of deadlines) d.clear();
+    }
+
+    const { model, level } = opened;
+    const { stream, items } = opened.result;
+    const includeUsage = call.request.stream_options?.include_usage === true;
+    call.exchange.startEvents(this.servedHeaders(model, level));
+
+    let final: { usage: NormalizedUsage; estimated: boolean } | undefined;
+    let failure: unknown;
+    try {
+      for await (const item of items) {
+        if (item.type === 'chunk') {
+          await call.exchange.sendEvent(publicChunk(item.chunk, model));
+        } else {
+          final = { usage: item.usage, estimated: item.estimated };
+          if (includeUsage) await call.exchange.sendEvent(publicChunk(item.chunk, model));
+        }
+        if (call.exchange.signal.aborted) break;
+      }
+    } catch (error) {
+      failure = error;
+    }
+
+    const tenantLeft = call.exchange.signal.aborted;
+    if (tenantLeft) stream.cancel();
+    const complete = final !== undefined && failure === undefined && !tenantLeft;
+    const usage = complete && final ? final : stream.usageSoFar();
+    const priced = this.priceOf(call, model);
+    const cost = computeCost(priced.price.price, usage.usage);
+    const upstreamFailure = failure !== undefined && !tenantLeft;
+    const apiError = upstreamFailure ? this.toApiError(failure) : undefined;
+
+    try {
+      // Settled before the last event, so a tenant that has read `[DONE]` already finds its usage record.
+      await this.settle(call, {
+        servedModel: model.id,
+        provider: model.provider,
+        fallbackLevel: level,
+        status: complete ? 'succeeded' : 'partial',
+        usage: usage.usage,
+        cost,
+        priceId: priced.price.priceId,
+        estimated: usage.estimated,
+        error: apiError ? apiError.message : tenantLeft ? 'the client disconnected mid-stream' : null,
+      });
+    } finally {
+      if (apiError) {
+        // After the first byte nothing can fall back: end with an error event, never a clean-looking end.
+        await call.exchange.sendEvent(errorEvent(apiError));
+      } else if (complete) {
+        await call.exchange.sendEvent(SSE_DONE);
+      }
+      call.exchange.end();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private async generateImages(
+    auth: AuthContext,
+    requestId: string,
+    route: ResolvedRoute,
+    request: ChatRequestToCheck,
+    exchange: ChatExchangePort,
+  ): Promise<void> {
+    if (!this.imageGenerator) {
+      throw new ApiError(
+        501,
+        'server_error',
+        `Image generation through ${CHAT_ENDPOINT} is not available yet for ${route.chain[0].id}; use /v1/images/generations.`,
+        'not_implemented',
+      );
+    }
+    const output = await this.imageGenerator.generate({ auth, requestId, route, request, signal: exchange.signal });
+    exchange.setHeaders(output.headers);
+    exchange.sendJson(200, output.completion);
+  }
+
+  /** Images count against the key's per-minute image limit as soon as the request is admitted. */
+  private imagesAsked(request: ChatRequestToCheck): number {
+    const model = this.catalog.resolve(request.model);
+    const wantsImages = request.modalities?.includes('image') === true || model?.capabilities.imageOutputViaChat === true;
+    return wantsImages ? Math.max(1, request.n ?? 1) : 0;
+  }
+
+  private async priced(model: ModelSpec, param: string): Promise<PricedModel> {
+    const priced = await this.priceBook.priced(model);
+    if (!priced) throw ApiError.badRequest(`The model ${model.id} has no list price yet and cannot be used.`, param, 'model_not_priced');
+    return priced;
+  }
+
+  private priceOf(call: ChatCall, model: ModelSpec): PricedModel {
+    const priced = call.prices.get(model.id);
+    // Every model of the chain is priced before the reservation; a miss is a bug, not a tenant error.
+    if (!priced) throw new Error(`no price recorded for ${model.id}`);
+    return priced;
+  }
+
+  /**
+   * Before the first attempt on a fallback model: the model is checked again (capabilities, the key's
+   * access, its price in force), and the reservation grows if the current price makes its worst case dearer
+   * than what was reserved.
+   */
+  private async beforeAttempt(call: ChatCall, model: ModelSpec, level: number, attemptNo: number): Promise<void> {
+    if (level === 0 || attemptNo > 1) return;
+    const param = call.route.params[level] ?? 'model';
+    checkChatRequest(model, call.request, param);
+    if (!this.access.isAllowed(call.auth.allowedModels, model)) {
+      throw new ApiError(403, 'permission_error', `This API key may not use the model ${model.id}.`, 'model_not_allowed', param);
+    }
+    const priced = await this.priced(model, param);
+    call.prices.set(model.id, priced);
+    const worst = chatReserveMicros(priced.model, adapterRequest(model, call.request));
+    if (worst > call.reservation.amountMicros) call.reservation = await this.billing.topUp(call.reservation, worst);
+  }
+
+  /** A per-attempt deadline that aborts with a `timeout` UpstreamError, so the executor retries or falls back. */
+  private deadline(signal: AbortSignal): { signal: AbortSignal; clear(): void } {
+    const ms = this.config.CHAT_ATTEMPT_TIMEOUT_MS;
+    const controller = new AbortController();
+    const follow = (): void => controller.abort(signal.reason);
+    if (signal.aborted) follow();
+    else signal.addEventListener('abort', follow, { once: true });
+    const timer = setTimeout(
+      () => controller.abort(new UpstreamError({ kind: 'timeout', message: `The upstream provider did not answer within ${ms} ms` })),
+      ms,
+    );
+    return { signal: controller.signal, clear: () => clearTimeout(timer) };
+  }
+
+  private hooks(call: ChatCall): FallbackHooks {
+    return {
+      onAttempt: (record, error) => {
+        call.attempts.push(record);
+        if (error) {
+          this.metrics.upstreamErrors.inc({ provider: error.provider ?? 'unknown', kind: error.kind });
+          this.logger.warn({ requestId: call.requestId, model: record.model, attempt: record.attempt, kind: error.kind, status: error.status }, 'chat attempt failed');
+        }
+      },
+    };
+  }
+
+  private routerHeaders(route: ResolvedRoute): Record<string, string> {
+    if (!route.router || !route.resolvedModel) return {};
+    return { [CHAT_HEADERS.router]: route.router, [CHAT_HEADERS.resolvedModel]: route.resolvedModel };
+  }
+
+  private servedHeaders(model: ModelSpec, level: number): Record<string, string> {
+    return { [CHAT_HEADERS.fallbackLevel]: String(level), [CHAT_HEADERS.fallbackModel]: model.id };
+  }
+
+  private toApiError(error: unknown): ApiError {
+    if (error instanceof ApiError) return error;
+    if (isFallbackFailure(error)) return fallbackFailureToApiError(error);
+    this.logger.error({ err: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error) }, 'chat request failed');
+    return new ApiError(500, 'server_error', 'Internal server error.', 'internal_error');
+  }
+
+  /**
+   * The chain failed (or a hop was refused): the reservation is released, with a `failed` usage record
+   * when an upstream was called, and the tenant gets the matching error.
+   */
+  private async failed(call: ChatCall, error: unknown): Promise<ApiError> {
+    const apiError = this.toApiError(error);
+    if (call.attempts.length === 0) {
+      await this.billing.release(call.reservation);
+    } else {
+      await this.settle(call, {
+        servedModel: null,
+        provider: null,
+        fallbackLevel: call.attempts[call.attempts.length - 1].level,
+        status: 'failed',
+        usage: null,
+        cost: null,
+        priceId: null,
+        error: apiError.message,
+      });
+    }
+    return apiError;
+  }
+
+  private async settle(
+    call: ChatCall,
+    input: Omit<SettleInput, 'endpoint' | 'requestedModel' | 'attempts' | 'latencyMs'>,
+  ): Promise<void> {
+    await this.billing.settle(call.reservation, {
+      endpoint: CHAT_ENDPOINT,
+      requestedModel: call.request.model,
+      attempts: Math.max(1, call.attempts.length),
+      latencyMs: Date.now() - call.startedAt,
+      ...input,
+    });
+  }
+}

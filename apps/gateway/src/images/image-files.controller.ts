@@ -1,0 +1,44 @@
+import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { ApiError } from '@app/common';
+import { PrismaService } from '@app/database';
+import { IMAGE_STORE, imageFileExtension, readImageObject, UrlSigner, type ImageStore } from '@app/storage';
+import { Public } from '@app/tenancy';
+
+/**
+ * Signed links to generated images. The link is the credential (no API key), so its signature and expiry
+ * are checked before anything is looked up, and the content type comes from the stored bytes.
+ */
+@ApiTags('Images')
+@Controller('v1/images/files')
+export class ImageFilesController {
+  constructor(
+    private readonly signer: UrlSigner,
+    private readonly prisma: PrismaService,
+    @Inject(IMAGE_STORE) private readonly store: ImageStore,
+  ) {}
+
+  @Get(':id')
+  @Public()
+  @ApiOperation({ summary: 'A generated image behind a signed, expiring link (no API key needed)' })
+  async serve(@Param('id') id: string, @Query('expires') expires: unknown, @Query('signature') signature: unknown, @Res() res: Response): Promise<void> {
+    this.signer.assertValid(id, expires, signature);
+    const row = await this.prisma.storedImage.findUnique({ where: { id }, select: { storageKey: true } });
+    const image = row ? await this.store.get(row.storageKey) : null;
+    if (!image) throw ApiError.notFound('This image is no longer stored.', 'image_not_found');
+    res.status(200);
+    res.setHeader('Content-Type', image.mimeType);
+    res.setHeader('Content-Length', String(image.size));
+    res.setHeader('Content-Disposition', `inline; filename="${id}.${imageFileExtension(image.mimeType)}"`);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    // The link already expires; caches may keep the bytes for that long but must not share them.
+    res.setHeader('Cache-Control', `private, max-age=${Math.max(0, Number(expires) - Math.floor(Date.now() / 1000))}`);
+    if (image.stream) {
+      image.stream.on('error', () => res.destroy());
+      image.stream.pipe(res);
+    } else {
+      res.end(await readImageObject(image));
+    }
+  }
+}

@@ -1,0 +1,351 @@
+import { randomUUID } from 'node:crypto';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { ApiError } from '@app/common';
+import { Prisma, PrismaService } from '@app/database';
+import { BillingService, imageReserveMicros, PriceBook, promptReserveMicros, tokenCost, type Payer } from '@app/billing';
+import type { ImageGenerationRequest, ModelSpec, NormalizedUsage } from '@app/providers';
+import {
+  GENERATE_IMAGES_JOB,
+  IMAGE_QUEUE,
+  imageStorageKey,
+  isTerminalImageJobStatus,
+  JobCompletionSignal,
+  toStoredImageJobRequest,
+  type ImageJobError,
+  type ImageJobPayload,
+  type ImageJobResult,
+  type ImageJobStatus,
+  type StoredImageJobRequest,
+} from '@app/queue';
+import { IMAGE_STORE, readImageObject, type ImageStore } from '@app/storage';
+import { IMAGE_RETRY_POLICY } from '@app/routing';
+
+/** How long an `Idempotency-Key` names its job. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
+/**
+ * A job's reservation outlives the longest a job can take (its whole retry budget, plus time spent queued)
+ * so the sweeper never releases spend a running job is about to settle; a lost job's is released after it.
+ */
+export const IMAGE_RESERVATION_TTL_MS = IMAGE_RETRY_POLICY.totalBudgetMs + 50 * 60_000;
+/** The header naming an image job on every answer about one. */
+export const JOB_ID_HEADER = 'X-Switchyard-Job-Id';
+
+/**
+ * GPT image models bill output tokens that grow with the image's area (OpenAI: 6,240 tokens for a high
+ * quality 1024x1536 image, i.e. just under 0.004 per pixel). The billing library's per-image bound assumes
+ * a 1024-class image; large sizes need this one.
+ */
+const OUTPUT_TOKENS_PER_PIXEL = 0.004;
+
+export interface ImageJobSubmission {
+  /** the job's id, which is also its usage record's id: the request id, so X-Request-Id names both */
+  jobId?: string;
+  payer: Payer;
+  /** the route, for the usage record: `/v1/images/generations`, `/v1/chat/completions`, ... */
+  endpoint: string;
+  /** the model name the tenant sent */
+  requestedModel: string;
+  /** resolved and capability-checked by the route, primary first */
+  chain: readonly ModelSpec[];
+  request: ImageGenerationRequest;
+  /** how the images route answers; other routes read the bytes and leave it null */
+  responseFormat?: 'url' | 'b64_json' | null;
+  /** the tenant's `Idempotency-Key` and a hash of what it was sent with */
+  idempotency?: { key: string; requestHash: string };
+  /** a floor for the reservation, e.g. a chat route's worst case for the text around the image */
+  minReserveMicros?: bigint;
+}
+
+export interface SubmittedImageJob {
+  jobId: string;
+  /** true when an `Idempotency-Key` named an existing job, which is returned instead of a new one */
+  replayed: boolean;
+  status: ImageJobStatus;
+  createdAt: Date;
+}
+
+/** A job as its tenant may see it. */
+export interface ImageJobView {
+  id: string;
+  tenantId: string;
+  endpoint: string;
+  status: ImageJobStatus;
+  request: StoredImageJobRequest;
+  chain: string[];
+  servedModel: string | null;
+  fallbackLevel: number | null;
+  attempts: number;
+  result: ImageJobResult | null;
+  error: ImageJobError | null;
+  createdAt: Date;
+  completedAt: Date | null;
+}
+
+export interface GeneratedImageBytes {
+  /** the `stored_images` id, which signed links name */
+  id: string;
+  data: Buffer;
+  mimeType: string;
+  revisedPrompt?: string;
+}
+
+/** What a finished job produced, for routes that answer with the images themselves. */
+export interface GeneratedImages {
+  jobId: string;
+  created: number;
+  images: GeneratedImageBytes[];
+  text?: string;
+  usage: NormalizedUsage;
+  /** public id of the model that served */
+  servedModel: string;
+  provider: string;
+  fallbackLevel: number;
+  costMicros: bigint;
+  /** upstream attempts across the chain */
+  attempts: number;
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  if (e instanceof Prisma.PrismaClientKnownRequestError) return e.code === 'P2002';
+  return e instanceof Error && /unique constraint/i.test(e.message);
+}
+
+function largestSize(sizes: readonly string[] | undefined): { width: number; height: number } | undefined {
+  let best: { width: number; height: number } | undefined;
+  for (const s of sizes ?? []) {
+    const m = /^(\d+)x(\d+)$/.exec(s);
+    if (!m) continue;
+    const width = Number(m[1]);
+    const height = Number(m[2]);
+    if (!best || width * height > best.width * best.height) best = { width, height };
+  }
+  return best;
+}
+
+/**
+ * The one path every image generation takes, whichever route asked for it (the images API, chat with an
+ * image model, the Gemini-native route): reserve the worst case of the dearest model in the chain, record the
+ * job, queue it, and wait for the worker to finish it. Retry, fallback, storage and settlement happen in the
+ * worker (`apps/worker/src/image-generation.processor.ts`), so all routes share them.
+ *
+ * Routes validate, rate-limit, resolve and capability-check first; `generate` then does the rest and throws
+ * the `ApiError` the tenant should see (402 before anything is queued, the job's own error, or a 504 naming
+ * the job when the wait runs out while the job carries on).
+ */
+@Injectable()
+export class ImageGenerationService {
+  private readonly logger = new Logger(ImageGenerationService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly billing: BillingService,
+    private readonly prices: PriceBook,
+    @InjectQueue(IMAGE_QUEUE) private readonly queue: Queue<ImageJobPayload>,
+    @Inject(IMAGE_STORE) private readonly store: ImageStore,
+    private readonly completion: JobCompletionSignal,
+  ) {}
+
+  /** submit → wait → the images, for routes that answer synchronously with the bytes */
+  async generate(submission: ImageJobSubmission, timeoutMs: number): Promise<GeneratedImages> {
+    const job = await this.submit(submission);
+    const view = await this.waitFor(job.jobId, submission.payer.tenantId, timeoutMs);
+    if (view.status === 'failed') throw this.jobError(view);
+    if (view.status !== 'succeeded') throw this.timeoutError(view.id, timeoutMs);
+    return this.readImages(view);
+  }
+
+  /** The worst case the job may cost: the dearest model of the chain, for n images of the size and quality asked. */
+  async reserveMicros(chain: readonly ModelSpec[], request: ImageGenerationRequest, params: readonly string[] = []): Promise<bigint> {
+    const n = request.n ?? 1;
+    const promptBytes = Buffer.byteLength(request.prompt);
+    const inputImages = request.inputImages?.length ?? 0;
+    let worst = 0n;
+    for (const [i, spec] of chain.entries()) {
+      const priced = await this.prices.priced(spec);
+      if (!priced) {
+        throw ApiError.badRequest(`The model ${spec.id} has no list price yet and cannot be used.`, params[i] ?? 'model', 'model_not_priced');
+      }
+      const model = priced.model;
+      let amount = imageReserveMicros(model, n, { size: request.size, quality: request.quality }) + promptReserveMicros(model, promptBytes, inputImages);
+      const rates = model.price?.tokens;
+      const size = request.size && request.size !== 'auto' ? largestSize([request.size]) : largestSize(model.capabilities.sizes);
+      if (rates && size) {
+        const byArea = tokenCost(Math.ceil(OUTPUT_TOKENS_PER_PIXEL * size.width * size.height), rates.imageOutput ?? rates.output) * BigInt(n);
+        const prompt = promptReserveMicros(model, promptBytes, inputImages);
+        if (byArea + prompt > amount) amount = byArea + prompt;
+      }
+      if (amount > worst) worst = amount;
+    }
+    return worst;
+  }
+
+  async submit(submission: ImageJobSubmission): Promise<SubmittedImageJob> {
+    const { payer, idempotency } = submission;
+    if (idempotency) {
+      const existing = await this.replay(payer.tenantId, idempotency);
+      if (existing) return existing;
+    }
+    let amount = await this.reserveMicros(submission.chain, submission.request);
+    if (submission.minReserveMicros !== undefined && submission.minReserveMicros > amount) amount = submission.minReserveMicros;
+
+    const jobId = submission.jobId ?? randomUUID();
+    const reservation = await this.billing.reserve(jobId, payer, amount, IMAGE_RESERVATION_TTL_MS);
+    const stored = toStoredImageJobRequest(submission.requestedModel, submission.request, submission.responseFormat ?? null);
+    let createdAt: Date;
+    try {
+      const row = await this.prisma.imageJob.create({
+        data: {
+          id: jobId,
+          tenantId: payer.tenantId,
+          apiKeyId: payer.keyId,
+          endpoint: submission.endpoint,
+          status: 'queued',
+          request: stored as unknown as Prisma.InputJsonValue,
+          chain: submission.chain.map((m) => m.id),
+          idempotencyKey: idempotency?.key ?? null,
+          requestHash: idempotency?.requestHash ?? null,
+        },
+        select: { createdAt: true },
+      });
+      createdAt = row.createdAt;
+    } catch (e) {
+      await this.billing.release(reservation);
+      // Two requests with one Idempotency-Key raced; the one that lost answers with the winner's job.
+      if (idempotency && isUniqueViolation(e)) {
+        const existing = await this.replay(payer.tenantId, idempotency);
+        if (existing) return existing;
+      }
+      throw e;
+    }
+
+    try {
+      await this.enqueue(jobId, payer.tenantId);
+    } catch (e) {
+      this.logger.error(`image job ${jobId} could not be queued: ${e instanceof Error ? e.message : String(e)}`);
+      const error = ApiError.unavailable('The image queue is not reachable; nothing was charged. Try again shortly.');
+      await this.billing.release(reservation).catch(() => undefined);
+      const record: ImageJobError = { status: error.status, type: error.type, code: error.code, message: error.message };
+      await this.prisma.imageJob
+        .update({ where: { id: jobId }, data: { status: 'failed', error: record as unknown as Prisma.InputJsonValue, completedAt: new Date() } })
+        .catch(() => undefined);
+      throw error;
+    }
+    return { jobId, replayed: false, status: 'queued', createdAt };
+  }
+
+  /** The job, or null when it does not exist or belongs to another tenant (the two look the same). */
+  async find(jobId: string, tenantId: string): Promise<ImageJobView | null> {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(jobId)) return null;
+    const row = await this.prisma.imageJob.findFirst({ where: { id: jobId, tenantId } });
+    if (!row) return null;
+    return {
+      id: row.id,
+      tenantId: row.tenantId,
+      endpoint: row.endpoint,
+      status: row.status as ImageJobStatus,
+      request: row.request as unknown as StoredImageJobRequest,
+      chain: row.chain,
+      servedModel: row.servedModel,
+      fallbackLevel: row.fallbackLevel,
+      attempts: row.attempts,
+      result: (row.result as unknown as ImageJobResult | null) ?? null,
+      error: (row.error as unknown as ImageJobError | null) ?? null,
+      createdAt: row.createdAt,
+      completedAt: row.completedAt,
+    };
+  }
+
+  /**
+   * Waits until the job is finished or `timeoutMs` passed, and returns it either way. Polls the job's row, which
+   * works whichever process runs the worker; a worker in this process also wakes the wait at once.
+   */
+  async waitFor(jobId: string, tenantId: string, timeoutMs: number): Promise<ImageJobView> {
+    const deadline = Date.now() + timeoutMs;
+    let interval = 50;
+    for (;;) {
+      const view = await this.find(jobId, tenantId);
+      if (!view) throw ApiError.notFound(`No image job ${jobId}.`, 'job_not_found', 'id');
+      const left = deadline - Date.now();
+      if (isTerminalImageJobStatus(view.status) || left <= 0) return view;
+      await this.completion.wait(jobId, Math.min(interval, left));
+      interval = Math.min(interval * 2, 1000);
+    }
+  }
+
+  /** The images of a succeeded job, read back from the store. */
+  async readImages(view: ImageJobView): Promise<GeneratedImages> {
+    const result = view.result;
+    if (view.status !== 'succeeded' || !result) throw new Error(`image job ${view.id} has not succeeded`);
+    const images: GeneratedImageBytes[] = [];
+    for (const image of result.images) {
+      const object = await this.store.get(imageStorageKey(view.tenantId, view.id, image.index));
+      if (!object) {
+        throw new ApiError(410, 'invalid_request_error', `The images of job ${view.id} are no longer stored.`, 'images_expired', null, { [JOB_ID_HEADER]: view.id });
+      }
+      images.push({ id: image.id, data: await readImageObject(object), mimeType: object.mimeType, ...(image.revisedPrompt ? { revisedPrompt: image.revisedPrompt } : {}) });
+    }
+    return {
+      jobId: view.id,
+      created: result.created,
+      images,
+      ...(result.text ? { text: result.text } : {}),
+      usage: result.usage,
+      servedModel: result.servedModel,
+      provider: result.provider,
+      fallbackLevel: result.fallbackLevel,
+      costMicros: BigInt(result.costMicros),
+      attempts: view.attempts,
+    };
+  }
+
+  /** The tenant-facing error of a failed job, naming the job. */
+  jobError(view: ImageJobView): ApiError {
+    const e = view.error ?? { status: 502, type: 'server_error', code: 'upstream_error', message: 'The image job failed.' };
+    const headers: Record<string, string> = { ...(e.headers ?? {}), [JOB_ID_HEADER]: view.id };
+    if (view.fallbackLevel !== null) headers['X-Switchyard-Fallback-Level'] = String(view.fallbackLevel);
+    return new ApiError(e.status, e.type, e.message, e.code, null, headers);
+  }
+
+  /** The 504 of a wait that ran out; the job carries on and can be fetched by its id. */
+  timeoutError(jobId: string, timeoutMs: number): ApiError {
+    return new ApiError(
+      504,
+      'server_error',
+      `Image generation did not finish within ${Math.round(timeoutMs / 1000)} s. Job ${jobId} continues; fetch it with GET /v1/images/generations/${jobId}.`,
+      'generation_timeout',
+      null,
+      { [JOB_ID_HEADER]: jobId },
+    );
+  }
+
+  /**
+   * The job an `Idempotency-Key` already names: the same job for the same body, a 409 for a different one.
+   * A key older than the idempotency window is let go, so it can name a new job.
+   */
+  private async replay(tenantId: string, idempotency: { key: string; requestHash: string }): Promise<SubmittedImageJob | null> {
+    const row = await this.prisma.imageJob.findUnique({
+      where: { tenantId_idempotencyKey: { tenantId, idempotencyKey: idempotency.key } },
+      select: { id: true, status: true, requestHash: true, createdAt: true },
+    });
+    if (!row) return null;
+    if (Date.now() - row.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS) {
+      await this.prisma.imageJob.updateMany({ where: { id: row.id, idempotencyKey: idempotency.key }, data: { idempotencyKey: null } });
+      return null;
+    }
+    if (row.requestHash !== idempotency.requestHash) {
+      throw ApiError.conflict(
+        'This Idempotency-Key was already used with a different request body. Use a new key for a new request.',
+        'idempotency_key_reused',
+      );
+    }
+    // Re-adding is a no-op when the job is queued already, and recovers one whose first enqueue was lost.
+    if (row.status === 'queued') await this.enqueue(row.id, tenantId).catch(() => undefined);
+    return { jobId: row.id, replayed: true, status: row.status as ImageJobStatus, createdAt: row.createdAt };
+  }
+
+  private async enqueue(jobId: string, tenantId: string): Promise<void> {
+    await this.queue.add(GENERATE_IMAGES_JOB, { jobId, tenantId }, { jobId });
+  }
+}

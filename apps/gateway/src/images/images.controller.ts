@@ -1,0 +1,45 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { Auth, type AuthContext } from '@app/tenancy';
+import { CreateImageDto } from './images.dto';
+import { ImagesService, type RouteAnswer } from './images.service';
+
+function requestOrigin(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
+
+function send(res: Response, answer: RouteAnswer): unknown {
+  res.status(answer.status);
+  for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
+  return answer.body;
+}
+
+@ApiTags('Images')
+@ApiBearerAuth('bearer')
+@Controller('v1/images/generations')
+export class ImagesController {
+  constructor(private readonly images: ImagesService) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Generate images (OpenAI Images API); waits for the job, or answers 202 with `Prefer: respond-async`' })
+  @ApiHeader({ name: 'Prefer', required: false, description: '`respond-async`: answer 202 with a job to poll' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'same key and body within 24 h: the same job, charged once' })
+  async create(
+    @Auth() auth: AuthContext,
+    @Body() dto: CreateImageDto,
+    @Headers('prefer') prefer: string | undefined,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    return send(res, await this.images.create(auth, dto, { prefer, idempotencyKey, origin: requestOrigin(req), requestId: String(req.id) }));
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: "An image job's status, served model, fallback level and, once done, its result" })
+  async get(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    return send(res, await this.images.get(auth, id, requestOrigin(req)));
+  }
+}

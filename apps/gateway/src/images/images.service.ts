@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { ApiError, AppConfig } from '@app/common';
+import { formatUsd, RateLimiter } from '@app/billing';
+import type { ImageGenerationRequest } from '@app/providers';
+import { checkImagesChain, ModelResolver, type ResolvedRoute } from '@app/routing';
+import { IMAGE_STORE, readImageObject, UrlSigner, type ImageStore } from '@app/storage';
+import type { AuthContext } from '@app/tenancy';
+import { imageStorageKey } from '@app/queue';
+import { ImageGenerationService, JOB_ID_HEADER, type ImageJobView } from './image-generation.service';
+import { imageJobBody, imagesResponseBody, type ImageDatum, type ImagesResponseBody } from './image-response';
+import type { CreateImageDto } from './images.dto';
+
+export const IMAGES_ENDPOINT = '/v1/images/generations';
+
+/** What the controller sends: status, headers and JSON body. */
+export interface RouteAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** The request details the route reads besides the body. */
+export interface ImagesRequestContext {
+  /** `Prefer` header; `respond-async` asks for a 202 and a job to poll */
+  prefer?: string;
+  idempotencyKey?: string;
+  /** scheme://host the request came in on, for links when PUBLIC_BASE_URL is not set */
+  origin?: string;
+  /** the request id; becomes the job id (and so the usage record id) unless an idempotent replay answers */
+  requestId?: string;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** JSON with sorted keys, so that the same body always hashes the same whatever the order of its fields. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    return `{${entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export function requestHash(dto: CreateImageDto): string {
+  return createHash('sha256').update(`${IMAGES_ENDPOINT}\n${canonicalJson(dto)}`).digest('hex');
+}
+
+export function wantsAsync(prefer: string | undefined): boolean {
+  return prefer !== undefined && /(^|[\s,;])respond-async([\s,;]|$)/i.test(prefer);
+}
+
+/**
+ * `POST /v1/images/generations` and the job routes: validate → rate limit → resolve → capability check →
+ * (idempotency) → reserve and queue → wait for the worker (or answer 202) → answer as OpenAI does.
+ */
+@Injectable()
+export class ImagesService {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly limiter: RateLimiter,
+    private readonly resolver: ModelResolver,
+    private readonly generation: ImageGenerationService,
+    private readonly signer: UrlSigner,
+    @Inject(IMAGE_STORE) private readonly store: ImageStore,
+  ) {}
+
+  async create(auth: AuthContext, dto: CreateImageDto, ctx: ImagesRequestContext): Promise<RouteAnswer> {
+    if (ctx.idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(ctx.idempotencyKey)) {
+      throw ApiError.badRequest('Idempotency-Key must be 1 to 255 visible ASCII characters.', 'Idempotency-Key', 'invalid_value');
+    }
+    const n = dto.n ?? 1;
+    const limit = await this.limiter.enforce(auth, { images: n });
+    const route = this.resolve(dto, auth);
+    checkImagesChain(route, dto);
+
+    const request: ImageGenerationRequest = { prompt: dto.prompt, n };
+    if (dto.size !== undefined) request.size = dto.size;
+    if (dto.quality !== undefined) request.quality = dto.quality;
+    if (dto.style !== undefined) request.style = dto.style;
+    if (dto.output_format !== undefined) request.outputFormat = dto.output_format;
+    if (dto.output_compression !== undefined) request.outputCompression = dto.output_compression;
+    if (dto.background !== undefined) request.background = dto.background;
+    if (dto.user !== undefined) request.user = dto.user;
+
+    const job = await this.generation.submit({
+      jobId: ctx.requestId,
+      payer: { tenantId: auth.tenantId, keyId: auth.keyId },
+      endpoint: IMAGES_ENDPOINT,
+      requestedModel: dto.model,
+      chain: route.chain,
+      request,
+      responseFormat: dto.response_format ?? 'url',
+      idempotency: ctx.idempotencyKey ? { key: ctx.idempotencyKey, requestHash: requestHash(dto) } : undefined,
+    });
+    const headers: Record<string, string> = { ...limit.headers, [JOB_ID_HEADER]: job.jobId };
+    if (job.replayed) headers['Idempotent-Replayed'] = 'true';
+
+    if (wantsAsync(ctx.prefer)) {
+      return {
+        status: 202,
+        headers: { ...headers, Location: `${IMAGES_ENDPOINT}/${job.jobId}`, 'Preference-Applied': 'respond-async' },
+        body: { id: job.jobId, object: 'image.generation.job', status: job.status, created: Math.floor(job.createdAt.getTime() / 1000) },
+      };
+    }
+
+    const timeoutMs = this.config.IMAGE_SYNC_TIMEOUT_MS;
+    const view = await this.generation.waitFor(job.jobId, auth.tenantId, timeoutMs);
+    if (view.status === 'failed') {
+      const error = this.generation.jobError(view);
+      throw new ApiError(error.status, error.type, error.message, error.code, error.param, { ...headers, ...error.headers });
+    }
+    if (view.status !== 'succeeded') {
+      const error = this.generation.timeoutError(job.jobId, timeoutMs);
+      return {
+        status: error.status,
+        headers: { ...headers, ...error.headers },
+        body: { error: { message: error.message, type: error.type, param: null, code: error.code, job_id: job.jobId } },
+      };
+    }
+    return { status: 200, headers: { ...headers, ...this.outcomeHeaders(view) }, body: await this.responseBody(view, ctx.origin) };
+  }
+
+  async get(auth: AuthContext, id: string, origin?: string): Promise<RouteAnswer> {
+    const view = await this.generation.find(id, auth.tenantId);
+    if (!view) throw ApiError.notFound(`No image job with id ${id.slice(0, 100)}.`, 'job_not_found', 'id');
+    const result = view.status === 'succeeded' ? await this.responseBody(view, origin) : null;
+    const headers: Record<string, string> = { [JOB_ID_HEADER]: view.id };
+    if (view.status === 'succeeded') Object.assign(headers, this.outcomeHeaders(view));
+    return { status: 200, headers, body: imageJobBody(view, result) };
+  }
+
+  private resolve(dto: CreateImageDto, auth: AuthContext): ResolvedRoute {
+    try {
+      return this.resolver.resolve({ model: dto.model, models: dto.models ?? dto.extra_body?.models, allowedModels: auth.allowedModels });
+    } catch (e) {
+      // OpenAI's Images API answers an unknown model with 400 naming `model`, unlike chat's 404.
+      if (e instanceof ApiError && e.status === 404) throw ApiError.badRequest(e.message, e.param ?? 'model', e.code ?? 'model_not_found');
+      throw e;
+    }
+  }
+
+  private outcomeHeaders(view: ImageJobView): Record<string, string> {
+    const result = view.result;
+    if (!result) return {};
+    return {
+      'X-Switchyard-Fallback-Level': String(result.fallbackLevel),
+      'X-Switchyard-Fallback-Model': result.servedModel,
+      'X-Switchyard-Cost-Usd': formatUsd(BigInt(result.costMicros)),
+    };
+  }
+
+  private async responseBody(view: ImageJobView, origin: string | undefined): Promise<ImagesResponseBody> {
+    const result = view.result;
+    if (!result) return imagesResponseBody(view, []);
+    const base = this.config.PUBLIC_BASE_URL ? this.config.publicBaseUrl : (origin ?? this.config.publicBaseUrl);
+    const data: ImageDatum[] = [];
+    for (const image of result.images) {
+      const datum: ImageDatum = {};
+      if (view.request.responseFormat === 'b64_json') {
+        const object = await this.store.get(imageStorageKey(view.tenantId, view.id, image.index));
+        if (!object) throw new ApiError(410, 'invalid_request_error', `The images of job ${view.id} are no longer stored.`, 'images_expired');
+        datum.b64_json = (await readImageObject(object)).toString('base64');
+      } else {
+        datum.url = this.signer.buildUrl(base, image.id, this.config.IMAGE_URL_TTL_SECONDS);
+      }
+      if (image.revisedPrompt) datum.revised_prompt = image.revisedPrompt;
+      data.push(datum);
+    }
+    return imagesResponseBody(view, data);
+  }
+}

@@ -1,0 +1,221 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
+import { AppConfig } from '@app/common';
+import { PrismaService } from '@app/database';
+import { BillingService, PriceBook } from '@app/billing';
+import { ModelCatalog, ProviderClient } from '@app/providers';
+import { IMAGE_JOB_OPTIONS, IMAGE_QUEUE, JobCompletionSignal } from '@app/queue';
+import { IMAGE_STORE, loadImageUrlSecret, type ImageStore } from '@app/storage';
+import { ImageGenerationProcessor } from '../../apps/worker/src/image-generation.processor';
+import { startGateway, type TestGateway } from '../support/gateway';
+
+jest.setTimeout(120_000);
+
+/**
+ * The gateway with its worker out of process (WORKER_IN_PROCESS=false): jobs wait in the queue until the test
+ * runs the processor itself, which is how a crash, a stall or a second worker is staged.
+ */
+describe('image jobs with the worker out of process', () => {
+  let gw: TestGateway;
+  let prisma: PrismaService;
+  let store: ImageStore;
+  let processor: ImageGenerationProcessor;
+
+  beforeAll(async () => {
+    gw = await startGateway({ WORKER_IN_PROCESS: 'false', IMAGE_SYNC_TIMEOUT_MS: '400' });
+    prisma = gw.app.get(PrismaService);
+    store = gw.app.get<ImageStore>(IMAGE_STORE);
+    // A worker of its own, not the gateway's: nothing but the job's row tells the gateway the job is done.
+    processor = new ImageGenerationProcessor(
+      prisma,
+      gw.app.get(BillingService),
+      gw.app.get(PriceBook),
+      gw.app.get(ModelCatalog),
+      gw.app.get(ProviderClient),
+      store,
+      new JobCompletionSignal(),
+    );
+  });
+  afterAll(async () => gw?.close());
+  beforeEach(() => gw.sim.reset());
+
+  async function post(key: string, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+    return fetch(`${gw.url}/v1/images/generations`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+  }
+
+  async function tenantState(tenantId: string) {
+    const t = await prisma.tenant.findUniqueOrThrow({ where: { id: tenantId } });
+    return { balance: t.balanceMicros, reserved: t.reservedMicros };
+  }
+
+  it('queues the job under its own id with retries, backoff and failed jobs kept', async () => {
+    const { key } = await gw.newTenant(5);
+    const res = await post(key, { model: 'grok/grok-imagine-image', prompt: 'A tree' }, { prefer: 'respond-async' });
+    expect(res.status).toBe(202);
+    const { id } = await res.json() as any;
+    const job = await gw.app.get<Queue>(getQueueToken(IMAGE_QUEUE)).getJob(id);
+    expect(job?.id).toBe(id);
+    expect(job?.opts).toMatchObject({ attempts: IMAGE_JOB_OPTIONS.attempts, backoff: IMAGE_JOB_OPTIONS.backoff, removeOnFail: false });
+    expect(job?.data).toEqual({ jobId: id, tenantId: expect.any(String) });
+  });
+
+  it('answers 504 naming the job when the wait runs out; the job carries on and can be fetched', async () => {
+    const { key, tenantId } = await gw.newTenant(5);
+    const res = await post(key, { model: 'google/imagen-4.0-fast-generate-001', prompt: 'A slow painting', response_format: 'b64_json' });
+    expect(res.status).toBe(504);
+    const jobId = res.headers.get('x-switchyard-job-id');
+    const body = await res.json() as any;
+    expect(body.error).toMatchObject({ code: 'generation_timeout', type: 'server_error', job_id: jobId });
+    expect(body.error.message).toContain(jobId);
+    // the reservation is still held for the job that carries on
+    expect((await tenantState(tenantId)).reserved).toBe(20_000n);
+
+    expect(await processor.run(jobId!)).toBe('succeeded');
+    const job = await (await fetch(`${gw.url}/v1/images/generations/${jobId}`, { headers: { authorization: `Bearer ${key}` } })).json() as any;
+    expect(job).toMatchObject({ status: 'succeeded', served_model: 'google/imagen-4.0-fast-generate-001' });
+    expect(job.result.data[0].b64_json.length).toBeGreaterThan(100);
+    expect(await tenantState(tenantId)).toEqual({ balance: 5_000_000n - 20_000n, reserved: 0n });
+  });
+
+  it('wakes a waiting request when a worker in another process finishes the job', async () => {
+    const slow = await startGateway({ WORKER_IN_PROCESS: 'false', IMAGE_SYNC_TIMEOUT_MS: '20000' });
+    try {
+      const other = await slow.newTenant(5);
+      const pending = fetch(`${slow.url}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${other.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'grok/grok-imagine-image', prompt: 'A harbour', response_format: 'b64_json' }),
+      });
+      const slowPrisma = slow.app.get(PrismaService);
+      let row = null;
+      for (let i = 0; i < 100 && !row; i++) {
+        row = await slowPrisma.imageJob.findFirst({ where: { tenantId: other.tenantId } });
+        if (!row) await new Promise((r) => setTimeout(r, 20));
+      }
+      const worker = new ImageGenerationProcessor(
+        slowPrisma,
+        slow.app.get(BillingService),
+        slow.app.get(PriceBook),
+        slow.app.get(ModelCatalog),
+        slow.app.get(ProviderClient),
+        slow.app.get<ImageStore>(IMAGE_STORE),
+        new JobCompletionSignal(),
+      );
+      expect(await worker.run(row!.id)).toBe('succeeded');
+      const res = await pending;
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-switchyard-job-id')).toBe(row!.id);
+      expect((await res.json() as any).data).toHaveLength(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('charges once and stores one set of images when the same job runs twice at once', async () => {
+    const { key, tenantId } = await gw.newTenant(5);
+    const res = await post(key, { model: 'google/imagen-4.0-generate-001', prompt: 'Twins', n: 3 }, { prefer: 'respond-async' });
+    const { id } = await res.json() as any;
+    const before = await tenantState(tenantId);
+    expect(before.reserved).toBe(120_000n);
+
+    expect(await Promise.all([processor.run(id), processor.run(id)])).toEqual(['succeeded', 'succeeded']);
+    // both runs reached the upstream (a stalled job picked up while the first run still worked)...
+    expect(gw.sim.calls({ provider: 'google' })).toHaveLength(2);
+    // ...but the tenant pays for one, and one set of images exists
+    expect(await prisma.usageRecord.count({ where: { id } })).toBe(1);
+    expect(await prisma.ledgerEntry.count({ where: { usageId: id } })).toBe(1);
+    expect(await tenantState(tenantId)).toEqual({ balance: before.balance - 120_000n, reserved: 0n });
+    const images = await prisma.storedImage.findMany({ where: { jobId: id }, orderBy: { index: 'asc' } });
+    expect(images.map((i) => i.index)).toEqual([0, 1, 2]);
+    for (const image of images) {
+      const object = await store.get(image.storageKey);
+      expect(object).not.toBeNull();
+      object?.stream?.destroy();
+    }
+
+    // a finished job is not run again
+    expect(await processor.run(id)).toBe('succeeded');
+    expect(gw.sim.calls({ provider: 'google' })).toHaveLength(2);
+  });
+
+  it('finishes a job that died after settling without generating or charging again', async () => {
+    const { key, tenantId } = await gw.newTenant(5);
+    const { id } = await (await post(key, { model: 'grok/grok-imagine-image-pro', prompt: 'Phoenix', n: 2 }, { prefer: 'respond-async' })).json() as any;
+    expect(await processor.run(id)).toBe('succeeded');
+    const after = await tenantState(tenantId);
+    const firstImages = await prisma.storedImage.findMany({ where: { jobId: id }, orderBy: { index: 'asc' } });
+    // the worker crashed between settling and finishing the row; the stalled job is run again
+    await prisma.imageJob.update({ where: { id }, data: { status: 'running', result: undefined, completedAt: null } });
+
+    expect(await processor.run(id)).toBe('succeeded');
+    expect(gw.sim.calls({ provider: 'xai' })).toHaveLength(1);
+    expect(await tenantState(tenantId)).toEqual(after);
+    expect(await prisma.storedImage.findMany({ where: { jobId: id }, orderBy: { index: 'asc' } })).toEqual(firstImages);
+    const job = await (await fetch(`${gw.url}/v1/images/generations/${id}`, { headers: { authorization: `Bearer ${key}` } })).json() as any;
+    expect(job.result.data).toHaveLength(2);
+    expect(job.result.data[0].url).toContain(firstImages[0].id);
+  });
+
+  it('fails at once on a content-policy refusal, without falling back, and releases the reservation', async () => {
+    const { key, tenantId } = await gw.newTenant(5);
+    gw.sim.script({ provider: 'google', path: ':predict', noImage: true, times: -1 });
+    const { id } = await (
+      await post(key, { model: 'google/imagen-4.0-generate-001', models: ['grok/grok-imagine-image'], prompt: 'Something filtered' }, { prefer: 'respond-async' })
+    ).json() as any;
+    await expect(processor.run(id)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(gw.sim.calls({ provider: 'xai' })).toHaveLength(0);
+    expect(await tenantState(tenantId)).toEqual({ balance: 5_000_000n, reserved: 0n });
+    const usage = await prisma.usageRecord.findUniqueOrThrow({ where: { id } });
+    expect(usage).toMatchObject({ status: 'failed', costMicros: 0n, servedModel: null });
+    const job = await (await fetch(`${gw.url}/v1/images/generations/${id}`, { headers: { authorization: `Bearer ${key}` } })).json() as any;
+    expect(job).toMatchObject({ status: 'failed', error: { code: 'content_policy_violation', type: 'invalid_request_error' }, result: null });
+    expect(await prisma.storedImage.count({ where: { jobId: id } })).toBe(0);
+  });
+
+  it('fails with 502 once the whole chain is exhausted, and charges nothing', async () => {
+    const { key, tenantId } = await gw.newTenant(5);
+    gw.sim.script({ provider: 'openai', status: 500, times: -1 });
+    gw.sim.script({ provider: 'xai', status: 503, times: -1 });
+    const { id } = await (
+      await post(key, { model: 'openai/gpt-image-1-mini', models: ['grok/grok-imagine-image'], prompt: 'Storm' }, { prefer: 'respond-async' })
+    ).json() as any;
+    await expect(processor.run(id)).rejects.toBeInstanceOf(UnrecoverableError);
+    expect(gw.sim.calls({ provider: 'openai' })).toHaveLength(2);
+    expect(gw.sim.calls({ provider: 'xai' })).toHaveLength(2);
+    expect(await tenantState(tenantId)).toEqual({ balance: 5_000_000n, reserved: 0n });
+    const row = await prisma.imageJob.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ status: 'failed', fallbackLevel: 1, attempts: 4 });
+    expect(row.error).toMatchObject({ status: 502, code: 'upstream_error' });
+  });
+
+  it('refuses a job the balance cannot cover with 402 before anything is queued', async () => {
+    const { key, tenantId } = await gw.newTenant(0.01);
+    const res = await post(key, { model: 'google/imagen-4.0-ultra-generate-001', prompt: 'Too dear' });
+    expect(res.status).toBe(402);
+    expect((await res.json() as any).error.code).toBe('insufficient_balance');
+    expect(await prisma.imageJob.count({ where: { tenantId } })).toBe(0);
+  });
+
+  it('counts n against the key’s images-per-minute limit', async () => {
+    const { key } = await gw.newTenant(5, { images_per_minute: 3 });
+    const first = await post(key, { model: 'grok/grok-imagine-image', prompt: 'One', n: 2 }, { prefer: 'respond-async' });
+    expect(first.status).toBe(202);
+    const second = await post(key, { model: 'grok/grok-imagine-image', prompt: 'Two', n: 2 }, { prefer: 'respond-async' });
+    expect(second.status).toBe(429);
+  });
+
+  it('keeps one generated URL secret per deployment, unless one is configured', async () => {
+    const config = gw.app.get(AppConfig);
+    const a = await loadImageUrlSecret(config, prisma);
+    const b = await loadImageUrlSecret(config, prisma);
+    expect(a).toBe(b);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    const configured = Object.assign(Object.create(AppConfig.prototype) as AppConfig, config, { IMAGE_URL_SECRET: 'x'.repeat(40) });
+    expect(await loadImageUrlSecret(configured, prisma)).toBe('x'.repeat(40));
+  });
+});
