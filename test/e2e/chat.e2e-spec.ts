@@ -166,7 +166,9 @@ describe('POST /v1/chat/completions through the openai SDK', () => {
     }
   });
 
-  it('accepts vision input (URL and data URI) and sends it upstream', async () => {
+  // Image URLs are fetched by the gateway (public addresses only) and sent upstream as data URLs; that path,
+  // with a real image served from a test server, is covered in test/integration/ssrf.int-spec.ts.
+  it('accepts vision input as data URIs and sends it upstream', async () => {
     const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
     const res = await client.chat.completions.create({
       model: 'openai/gpt-4o-mini',
@@ -175,7 +177,7 @@ describe('POST /v1/chat/completions through the openai SDK', () => {
           role: 'user',
           content: [
             { type: 'text', text: 'What is in these images?' },
-            { type: 'image_url', image_url: { url: 'https://example.com/cat.png', detail: 'low' } },
+            { type: 'image_url', image_url: { url: `data:image/png;base64,${png}`, detail: 'low' } },
             { type: 'image_url', image_url: { url: `data:image/png;base64,${png}`, detail: 'high' } },
           ],
         },
@@ -183,7 +185,7 @@ describe('POST /v1/chat/completions through the openai SDK', () => {
     });
     expect(res.choices[0].message.content).toBeTruthy();
     const body = gw.sim.calls({ provider: 'openai' })[0].body as any;
-    expect(body.messages[0].content[1]).toEqual({ type: 'image_url', image_url: { url: 'https://example.com/cat.png', detail: 'low' } });
+    expect(body.messages[0].content[1]).toEqual({ type: 'image_url', image_url: { url: `data:image/png;base64,${png}`, detail: 'low' } });
     expect(body.messages[0].content[2].image_url.url).toBe(`data:image/png;base64,${png}`);
 
     const gemini = await client.chat.completions.create({

@@ -23,6 +23,7 @@ import { AdminBillingController } from './admin/admin-billing.controller';
 import { AdminController } from './admin/admin.controller';
 import { BalanceController } from './billing/balance.controller';
 import { ChatModule } from './chat/chat.module';
+import { GeminiModule } from './gemini/gemini.module';
 import { UsageController } from './billing/usage.controller';
 import { HealthController } from './health/health.controller';
 import { ImagesModule } from './images/images.module';
@@ -47,6 +48,7 @@ export class GatewayModule implements NestModule {
         AuthGuardModule,
         ImagesModule,
         ChatModule,
+        GeminiModule,
         ...(config.WORKER_IN_PROCESS ? [WorkerModule] : []),
       ],
       controllers: [HealthController, AdminController, AdminBillingController, BalanceController, UsageController, ModelsController],

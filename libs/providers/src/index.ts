@@ -10,6 +10,9 @@ export * from './adapter';
 export * from './errors';
 export * from './http/sse-reader';
 export * from './http/upstream-http-client';
+export * from './http/image-fetch-address';
+export * from './http/image-fetcher';
+export * from './http/image-fetch-inliner';
 export * from './provider-registry';
 export * from './provider-client';
 export { OpenAICompatibleAdapter, OpenAICompatibleChat } from './openai-compatible/openai-compatible.adapter';
@@ -20,6 +23,15 @@ export { createQwenAdapter } from './qwen/qwen.adapter';
 export { createMoonshotAdapter } from './moonshot/moonshot.adapter';
 export { createMiniMaxAdapter } from './minimax/minimax.adapter';
 export { GoogleAdapter } from './google/google.adapter';
+export {
+  GEMINI_IMAGE_ASPECT_RATIOS,
+  GeminiNativeRequestError,
+  GeminiStreamTranslator,
+  chatResponseToGemini,
+  geminiRequestToChat,
+  geminiUsageFromNormalized,
+} from './google';
+export type * from './types/gemini';
 export { AnthropicAdapter } from './anthropic/anthropic.adapter';
 
 // ---- catalog exports (model list, lookup) are added below by the catalog ----

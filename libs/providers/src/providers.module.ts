@@ -32,7 +32,15 @@ class ProviderClientLifecycle implements OnApplicationShutdown {
 @Module({
   providers: [
     { provide: ModelCatalog, useFactory: () => new ModelCatalog() },
-    { provide: ProviderClient, inject: [AppConfig], useFactory: (c: AppConfig) => new ProviderClient(providerEndpoints(c)) },
+    {
+      provide: ProviderClient,
+      inject: [AppConfig],
+      useFactory: (c: AppConfig) =>
+        new ProviderClient(providerEndpoints(c), {
+          timeouts: { idleMs: c.CHAT_IDLE_TIMEOUT_MS },
+          imageTimeouts: { firstByteMs: c.IMAGE_ATTEMPT_TIMEOUT_MS, idleMs: c.IMAGE_ATTEMPT_TIMEOUT_MS },
+        }),
+    },
     ProviderClientLifecycle,
   ],
   exports: [ModelCatalog, ProviderClient],

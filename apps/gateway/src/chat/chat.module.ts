@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ImageFetcher, ImageInputInliner } from '@app/providers';
 import { ImagesModule } from '../images/images.module';
 import { CHAT_IMAGE_GENERATOR } from './chat-image-generator';
 import { ChatController } from './chat.controller';
@@ -12,6 +13,14 @@ import { ImageChatGenerator } from './image-chat.generator';
 @Module({
   imports: [ImagesModule],
   controllers: [ChatController],
-  providers: [ChatService, { provide: CHAT_IMAGE_GENERATOR, useClass: ImageChatGenerator }],
+  providers: [
+    ChatService,
+    { provide: CHAT_IMAGE_GENERATOR, useClass: ImageChatGenerator },
+    // Image URLs in messages are fetched here, never by a provider; public addresses only (no test allowance).
+    { provide: ImageFetcher, useFactory: () => new ImageFetcher() },
+    ImageInputInliner,
+  ],
+  // The Gemini-native route runs its text models through the same pipeline.
+  exports: [ChatService],
 })
 export class ChatModule {}

@@ -3,6 +3,10 @@
  * the worst case of the dearest model → call with retry and fallback → settle at the serving model's price
  * → answer with headers saying what happened. Streams are written chunk by chunk; the tenant leaving
  * cancels the upstream call and is billed for what was produced.
+ *
+ * The pipeline is public in two steps, `admit` and `answer`, so that other routes serving chat models (the
+ * Gemini-native route) run canonical requests through the same limits, fallback and billing, and only
+ * choose the shape of the answer (`ChatResponder`).
  */
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ApiError, AppConfig, MetricsService } from '@app/common';
@@ -18,6 +22,7 @@ import {
   type SettleInput,
 } from '@app/billing';
 import {
+  ImageInputInliner,
   ModelCatalog,
   ProviderClient,
   UpstreamError,
@@ -48,7 +53,8 @@ import {
 } from '@app/routing';
 import type { AuthContext } from '@app/tenancy';
 import { CHAT_IMAGE_GENERATOR, type ChatImageGenerator } from './chat-image-generator';
-import { SSE_DONE, type ChatExchangePort } from './chat-exchange';
+import type { ChatExchangePort } from './chat-exchange';
+import { OpenAIChatResponder, type ChatResponder } from './chat-responder';
 import { checkGatewayFields } from './chat-request.checks';
 import type { ChatRouteRequest } from './chat-request.pipe';
 
@@ -70,13 +76,37 @@ interface PricedModel {
   price: CurrentPrice;
 }
 
+/** What `admit` needs: the canonical request and how the route builds its chain. */
+export interface ChatAdmission {
+  request: ChatRequestToCheck;
+  /** fallbacks the tenant listed after `model` (chat's `models`) */
+  models?: string[];
+  /** append the model's configured fallbacks when none are listed (routes without a per-request chain) */
+  configuredFallbacks?: boolean;
+  /** the route's own checks of the resolved chain, run before the chat checks so its wording wins */
+  check?: (route: ResolvedRoute) => void;
+}
+
+export interface ChatAnswerOptions {
+  /** the usage record's endpoint */
+  endpoint: string;
+  /** when the request arrived, for the usage record's latency; defaults to now */
+  startedAt?: number;
+}
+
+/** Where `admit` puts the rate-limit and router headers. */
+export interface HeaderSink {
+  setHeaders(headers: Record<string, string>): void;
+}
+
 /** Everything one request carries from step to step. */
 interface ChatCall {
   auth: AuthContext;
   requestId: string;
   request: ChatRequestToCheck;
   route: ResolvedRoute;
-  exchange: ChatExchangePort;
+  responder: ChatResponder;
+  endpoint: string;
   startedAt: number;
   /** the price each model of the chain was reserved (and will be settled) with */
   prices: Map<string, PricedModel>;
@@ -94,10 +124,6 @@ function publicChunk(chunk: ChatCompletionChunk, model: ModelSpec): ChatCompleti
   return { ...chunk, model: model.id };
 }
 
-function errorEvent(error: ApiError): { error: { message: string; type: string; param: string | null; code: string | null } } {
-  return { error: { message: error.message, type: error.type, param: error.param, code: error.code } };
-}
-
 @Injectable()
 export class ChatService {
   private readonly logger = new Logger(ChatService.name);
@@ -113,6 +139,7 @@ export class ChatService {
     private readonly billing: BillingService,
     private readonly provider: ProviderClient,
     private readonly metrics: MetricsService,
+    private readonly imageInputs: ImageInputInliner,
     @Optional() @Inject(CHAT_IMAGE_GENERATOR) private readonly imageGenerator?: ChatImageGenerator,
     @Optional() @Inject(CHAT_RETRY_POLICY) policy?: RetryPolicy,
   ) {
@@ -123,23 +150,55 @@ export class ChatService {
     const startedAt = Date.now();
     const { request } = input;
 
+    const route = await this.admit(auth, { request, models: input.models }, exchange);
+
+    if (route.chain[0].capabilities.imageOutputViaChat) {
+      return this.generateImages(auth, requestId, route, request, exchange);
+    }
+
+    const responder = new OpenAIChatResponder(exchange, request.stream_options?.include_usage === true);
+    return this.answer(auth, requestId, route, request, responder, { endpoint: CHAT_ENDPOINT, startedAt });
+  }
+
+  /**
+   * Rate limit (images count when the model answers with images) → resolve the chain → check every model
+   * of it against the request. Throws the tenant's 429/404/403/400; sets the rate-limit and router headers.
+   */
+  async admit(auth: AuthContext, input: ChatAdmission, headers: HeaderSink): Promise<ResolvedRoute> {
+    const { request } = input;
     const decision = await this.rateLimiter.enforce(auth, { images: this.imagesAsked(request) });
-    exchange.setHeaders(decision.headers);
+    headers.setHeaders(decision.headers);
 
     const route = this.resolver.resolve({
       model: request.model,
       models: input.models,
       allowedModels: auth.allowedModels,
       features: chatFeatures(request),
+      configuredFallbacks: input.configuredFallbacks,
     });
+    input.check?.(route);
     checkChatChain(route, request);
     checkGatewayFields(route, request);
-    exchange.setHeaders(this.routerHeaders(route));
+    // Image URLs become data URLs here: after the checks, before anything is reserved or sent upstream.
+    await this.imageInputs.inline(request);
+    headers.setHeaders(this.routerHeaders(route));
+    return route;
+  }
 
-    if (route.chain[0].capabilities.imageOutputViaChat) {
-      return this.generateImages(auth, requestId, route, request, exchange);
-    }
-
+  /**
+   * A text chain `admit` let through: reserve the worst case → call with retry and fallback (whole or
+   * streamed, as `request.stream` says) → settle at the serving model's price → hand the answer to
+   * `responder`. Throws the tenant's error when nothing was sent yet.
+   */
+  async answer(
+    auth: AuthContext,
+    requestId: string,
+    route: ResolvedRoute,
+    request: ChatRequestToCheck,
+    responder: ChatResponder,
+    options: ChatAnswerOptions,
+  ): Promise<void> {
+    const startedAt = options.startedAt ?? Date.now();
     const prices = new Map<string, PricedModel>();
     let reserveMicros = 0n;
     for (const [index, model] of route.chain.entries()) {
@@ -149,7 +208,7 @@ export class ChatService {
       if (worst > reserveMicros) reserveMicros = worst;
     }
     const reservation = await this.billing.reserve(requestId, { tenantId: auth.tenantId, keyId: auth.keyId }, reserveMicros);
-    const call: ChatCall = { auth, requestId, request, route, exchange, startedAt, prices, reservation, attempts: [] };
+    const call: ChatCall = { auth, requestId, request, route, responder, endpoint: options.endpoint, startedAt, prices, reservation, attempts: [] };
     return request.stream === true ? this.stream(call) : this.complete(call);
   }
 
@@ -173,7 +232,9 @@ export class ChatService {
         this.hooks(call),
       );
     } catch (error) {
-      throw await this.failed(call, error);
+      const apiError = await this.failed(call, error);
+      if (call.responder.answerFailure?.(error)) return;
+      throw apiError;
     }
 
     const { result, model, level } = outcome;
@@ -188,8 +249,8 @@ export class ChatService {
       cost,
       priceId: priced.price.priceId,
     });
-    call.exchange.setHeaders({ ...this.servedHeaders(model, level), [CHAT_HEADERS.cost]: formatUsd(cost.totalMicros) });
-    call.exchange.sendJson(200, { ...result.completion, model: model.id });
+    call.responder.setHeaders({ ...this.servedHeaders(model, level), [CHAT_HEADERS.cost]: formatUsd(cost.totalMicros) });
+    call.responder.sendCompletion({ ...result.completion, model: model.id }, result.usage, model);
   }
 
   private async stream(call: ChatCall): Promise<void> {
@@ -206,36 +267,37 @@ export class ChatService {
           return this.provider.chatStream(model, adapterRequest(model, call.request), { signal: deadline.signal });
         },
         this.policy,
-        { ...this.hooks(call), signal: call.exchange.signal },
+        { ...this.hooks(call), signal: call.responder.signal },
       );
     } catch (error) {
-      throw await this.failed(call, error);
+      const apiError = await this.failed(call, error);
+      if (call.responder.answerFailure?.(error)) return;
+      throw apiError;
     } finally {
       for (const d of deadlines) d.clear();
     }
 
     const { model, level } = opened;
     const { stream, items } = opened.result;
-    const includeUsage = call.request.stream_options?.include_usage === true;
-    call.exchange.startEvents(this.servedHeaders(model, level));
+    call.responder.startStream(this.servedHeaders(model, level), model);
 
     let final: { usage: NormalizedUsage; estimated: boolean } | undefined;
     let failure: unknown;
     try {
       for await (const item of items) {
         if (item.type === 'chunk') {
-          await call.exchange.sendEvent(publicChunk(item.chunk, model));
+          await call.responder.sendChunk(publicChunk(item.chunk, model));
         } else {
           final = { usage: item.usage, estimated: item.estimated };
-          if (includeUsage) await call.exchange.sendEvent(publicChunk(item.chunk, model));
+          await call.responder.sendUsage(publicChunk(item.chunk, model), item.usage);
         }
-        if (call.exchange.signal.aborted) break;
+        if (call.responder.signal.aborted) break;
       }
     } catch (error) {
       failure = error;
     }
 
-    const tenantLeft = call.exchange.signal.aborted;
+    const tenantLeft = call.responder.signal.aborted;
     if (tenantLeft) stream.cancel();
     const complete = final !== undefined && failure === undefined && !tenantLeft;
     const usage = complete && final ? final : stream.usageSoFar();
@@ -258,13 +320,7 @@ export class ChatService {
         error: apiError ? apiError.message : tenantLeft ? 'the client disconnected mid-stream' : null,
       });
     } finally {
-      if (apiError) {
-        // After the first byte nothing can fall back: end with an error event, never a clean-looking end.
-        await call.exchange.sendEvent(errorEvent(apiError));
-      } else if (complete) {
-        await call.exchange.sendEvent(SSE_DONE);
-      }
-      call.exchange.end();
+      await call.responder.endStream({ complete, error: apiError });
     }
   }
 
@@ -398,7 +454,7 @@ export class ChatService {
     input: Omit<SettleInput, 'endpoint' | 'requestedModel' | 'attempts' | 'latencyMs'>,
   ): Promise<void> {
     await this.billing.settle(call.reservation, {
-      endpoint: CHAT_ENDPOINT,
+      endpoint: call.endpoint,
       requestedModel: call.request.model,
       attempts: Math.max(1, call.attempts.length),
       latencyMs: Date.now() - call.startedAt,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError, AppConfig } from '@app/common';
 import { formatUsd } from '@app/billing';
-import { toOpenAIUsage, type ChatCompletion, type GeneratedImagePart, type ImageGenerationRequest, type TextContentPart } from '@app/providers';
+import { ImageInputInliner, toOpenAIUsage, type ChatCompletion, type GeneratedImagePart, type ImageGenerationRequest, type TextContentPart } from '@app/providers';
 import type { ChatRequestToCheck } from '@app/routing';
 import { ImageGenerationService, JOB_ID_HEADER } from '../images/image-generation.service';
 import type { ChatImageGenerator, ChatImageInput, ChatImageOutput } from './chat-image-generator';
@@ -10,8 +10,8 @@ const DATA_URL = /^data:(image\/(?:png|jpeg|jpg|webp|gif));base64,([A-Za-z0-9+/=
 
 /**
  * The prompt is the last user message's text; image parts of that message are the input images to edit
- * (seed 002). Only data URLs are accepted as input images here: fetching a tenant-supplied http(s) URL
- * needs the SSRF-guarded fetcher, so such a URL is refused with 400 rather than fetched unguarded.
+ * (seed 002). Input images must be data URLs by now: `ImageChatGenerator` has every http(s) URL fetched
+ * through the SSRF-guarded `ImageInputInliner` first, so one that is still here is refused, never fetched.
  */
 export function imageRequestFromChat(req: ChatRequestToCheck): ImageGenerationRequest {
   const index = req.messages.map((m) => m.role).lastIndexOf('user');
@@ -54,9 +54,11 @@ export class ImageChatGenerator implements ChatImageGenerator {
   constructor(
     private readonly images: ImageGenerationService,
     private readonly config: AppConfig,
+    private readonly imageInputs: ImageInputInliner,
   ) {}
 
   async generate(input: ChatImageInput): Promise<ChatImageOutput> {
+    await this.imageInputs.inline(input.request, input.signal);
     const result = await this.images.generate(
       {
         jobId: input.requestId,

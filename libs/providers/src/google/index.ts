@@ -14,4 +14,3 @@ export {
 
 /** Base URL the Google adapter's paths are relative to. */
 export const GOOGLE_DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
-export { geminiPassthroughRequest, parseGeminiPassthrough, parseGeminiPassthroughEvent } from './gemini-passthrough';

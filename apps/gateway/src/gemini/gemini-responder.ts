@@ -1,0 +1,130 @@
+/**
+ * The tenant's end of one Gemini-native request: the chat pipeline's canonical completion or chunks,
+ * written in Google's shape. `streamGenerateContent?alt=sse` (what @google/genai sends) is Server-Sent
+ * Events of GenerateContentResponse chunks; without `alt=sse` it is one JSON array written element by
+ * element, as Google's REST API does. A failure after the first byte ends the stream with Google's error
+ * object (`{"error":{code,message,status}}`), which the SDK raises as an ApiError.
+ */
+import type { Response } from 'express';
+import { googleEnvelope } from '@app/common';
+import { UpstreamError, type ChatCompletion, type ChatCompletionChunk, type ModelSpec, type NormalizedUsage } from '@app/providers';
+import type { ChatResponder, StreamEnd } from '../chat/chat-responder';
+import { GeminiStreamTranslator, chatResponseToGemini, type GeminiResponse } from './gemini-wire';
+
+export type GeminiStreamFormat = 'sse' | 'json-array';
+
+/** Google's name of a model: catalog ids without the `google/` prefix, other providers' ids as they are. */
+export function geminiModelName(model: Pick<ModelSpec, 'id' | 'provider'>): string {
+  return model.provider === 'google' ? model.id.slice(model.id.indexOf('/') + 1) : model.id;
+}
+
+/** The Google adapter says so when a 200 answer refused the prompt itself rather than withholding the answer. */
+const PROMPT_BLOCKED = /blocked the prompt/;
+
+export class GeminiResponder implements ChatResponder {
+  private readonly gone = new AbortController();
+  private translator: GeminiStreamTranslator | undefined;
+  private elements = 0;
+
+  constructor(
+    private readonly res: Response,
+    /** how a stream is written; ignored for whole answers */
+    private readonly format: GeminiStreamFormat,
+    /** Google's name of the model the tenant asked for, for answers no model produced */
+    private readonly requestedModel: string,
+  ) {
+    res.once('close', () => {
+      if (!res.writableFinished) this.gone.abort(new Error('the client closed the connection'));
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.gone.signal;
+  }
+
+  setHeaders(headers: Record<string, string>): void {
+    if (this.res.headersSent) return;
+    for (const [name, value] of Object.entries(headers)) this.res.setHeader(name, value);
+  }
+
+  sendJson(body: unknown): void {
+    this.res.status(200).json(body);
+  }
+
+  sendCompletion(completion: ChatCompletion, usage: NormalizedUsage, served: ModelSpec): void {
+    this.sendJson(chatResponseToGemini(completion, geminiModelName(served), usage));
+  }
+
+  startStream(headers: Record<string, string>, served: ModelSpec): void {
+    this.translator = new GeminiStreamTranslator(geminiModelName(served));
+    this.setHeaders({
+      ...headers,
+      'Content-Type': this.format === 'sse' ? 'text/event-stream; charset=utf-8' : 'application/json; charset=utf-8',
+      // no-transform keeps compressing proxies from holding chunks back; X-Accel-Buffering does the same for nginx.
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    this.res.status(200);
+    this.res.socket?.setNoDelay(true);
+    this.res.flushHeaders();
+    if (this.format === 'json-array') this.res.write('[');
+  }
+
+  async sendChunk(chunk: ChatCompletionChunk): Promise<void> {
+    // Usage travels separately (`sendUsage`); a chunk carrying it would end the translation early.
+    const { usage: _usage, ...content } = chunk;
+    for (const out of this.stream().push(content)) await this.write(out);
+  }
+
+  async sendUsage(_chunk: ChatCompletionChunk, usage: NormalizedUsage): Promise<void> {
+    // Google's last chunk carries finishReason and the final usageMetadata together.
+    for (const out of this.stream().end(usage)) await this.write(out);
+  }
+
+  async endStream(end: StreamEnd): Promise<void> {
+    if (end.error) await this.write(googleEnvelope.body(end.error));
+    else if (end.complete) for (const out of this.stream().end()) await this.write(out);
+    if (this.format === 'json-array' && !this.res.writableEnded && !this.res.destroyed) this.res.write(']');
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  /**
+   * Google answers a refused prompt with 200: `promptFeedback.blockReason` and no candidates; an answer its
+   * filters withheld is a candidate with that finishReason and no content. The SDK reads both as data.
+   */
+  answerFailure(failure: unknown): boolean {
+    if (!(failure instanceof UpstreamError) || failure.kind !== 'content_policy' || failure.status !== 200 || !failure.upstreamCode) return false;
+    if (this.res.headersSent) return false;
+    const body: GeminiResponse = PROMPT_BLOCKED.test(failure.message)
+      ? { promptFeedback: { blockReason: failure.upstreamCode } }
+      : { candidates: [{ finishReason: failure.upstreamCode, index: 0 }] };
+    body.usageMetadata = { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 };
+    body.modelVersion = this.requestedModel;
+    this.sendJson(body);
+    return true;
+  }
+
+  private stream(): GeminiStreamTranslator {
+    // startStream always runs first; a missing translator is a bug in the pipeline, not a tenant error.
+    if (!this.translator) throw new Error('the Gemini stream was not started');
+    return this.translator;
+  }
+
+  private async write(element: unknown): Promise<void> {
+    if (this.gone.signal.aborted || this.res.writableEnded) return;
+    const json = JSON.stringify(element);
+    const text = this.format === 'sse' ? `data: ${json}\r\n\r\n` : `${this.elements > 0 ? ',\r\n' : ''}${json}`;
+    this.elements += 1;
+    if (this.res.write(text)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.res.off('drain', done);
+        this.gone.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.gone.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
