@@ -91,6 +91,9 @@ describe('gateway foundation', () => {
       const badCredit = await gw.admin('/admin/tenants', { body: { name: 'x', credit_usd: 1.0000001 } });
       expect(badCredit.status).toBe(400);
       expect(badCredit.body.error.param).toBe('credit_usd');
+      const nul = await gw.admin('/admin/tenants', { body: { name: 'acme\u0000' } });
+      expect(nul.status).toBe(400);
+      expect(nul.body.error.param).toBe('name');
       expect((await gw.admin('/admin/tenants/not-a-uuid/keys')).status).toBe(404);
       expect((await gw.admin('/admin/tenants/00000000-0000-4000-8000-000000000000/keys', { body: {} })).status).toBe(404);
       expect((await gw.admin('/admin/keys/00000000-0000-4000-8000-000000000000', { method: 'DELETE' })).status).toBe(404);

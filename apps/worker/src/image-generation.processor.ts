@@ -16,6 +16,8 @@ import {
   IMAGE_MAX_STALLED_COUNT,
   IMAGE_QUEUE,
   IMAGE_WORKER_CONCURRENCY,
+  IMAGE_LOCK_DURATION_MS,
+  IMAGE_STALLED_INTERVAL_MS,
   imageStorageKey,
   isTerminalImageJobStatus,
   JobCompletionSignal,
@@ -58,7 +60,12 @@ function errorRecord(error: ApiError): ImageJobError {
  * job is not run again, images go to keys fixed by job and index and their rows are keyed the same way, and
  * settle is keyed by the job id and bills at most once. A job that fails for good releases its reservation.
  */
-@Processor(IMAGE_QUEUE, { concurrency: IMAGE_WORKER_CONCURRENCY, maxStalledCount: IMAGE_MAX_STALLED_COUNT })
+@Processor(IMAGE_QUEUE, {
+  concurrency: IMAGE_WORKER_CONCURRENCY,
+  maxStalledCount: IMAGE_MAX_STALLED_COUNT,
+  lockDuration: IMAGE_LOCK_DURATION_MS,
+  stalledInterval: IMAGE_STALLED_INTERVAL_MS,
+})
 export class ImageGenerationProcessor extends WorkerHost {
   private readonly logger = new Logger(ImageGenerationProcessor.name);
 

@@ -23,6 +23,11 @@ async function main(): Promise<void> {
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.init();
   app.get(Logger).log('worker ready');
+  // Active jobs get the grace period to finish; a job still running after it is picked up again by
+  // another worker once its lock lapses, and bills at most once.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS).unref());
+  }
 }
 
 void main().catch((e: unknown) => {

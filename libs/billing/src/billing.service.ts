@@ -66,7 +66,10 @@ export class BillingService {
       if (message.includes('spend_limit_exceeded')) {
         throw insufficient(`This API key's spend limit does not cover this request (up to $${formatUsd(amountMicros)}).`, 'spend_limit_exceeded');
       }
-      throw e;
+      // Nothing was reserved and nothing sent upstream: the database is away (a key still in the resolver's
+      // cache gets this far), which is an outage to retry, not a fault of the request.
+      this.logger.error(`reservation ${id} failed: ${message}`);
+      throw ApiError.unavailable('The gateway cannot reach its database; try again shortly.');
     }
     return { id, ...payer, amountMicros };
   }

@@ -112,7 +112,8 @@ export class UsageService {
   }
 
   async record(tenantId: string, id: string) {
-    const u = await this.prisma.usageRecord.findFirst({ where: { id, tenantId } });
+    // Ids are request and job ids; text Postgres cannot even compare (a NUL) names no record, so it is a 404, not a 500.
+    const u = id.includes('\u0000') ? null : await this.prisma.usageRecord.findFirst({ where: { id, tenantId } });
     if (!u) throw ApiError.notFound(`No usage record with id ${id.slice(0, 100)}.`, 'usage_not_found');
     return usageRecordView(u);
   }

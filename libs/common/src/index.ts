@@ -10,3 +10,4 @@ export * from './logging/logging';
 export * from './metrics/metrics.service';
 export * from './metrics/metrics.middleware';
 export * from './common.module';
+export * from './http/safe-text.validator';

@@ -114,6 +114,11 @@ const BEGIN = /^\s*(BEGIN|START\s+TRANSACTION)\b/i;
 const COMMIT = /^\s*(COMMIT|END)\s*;?\s*$/i;
 const ROLLBACK = /^\s*ROLLBACK\s*;?\s*$/i;
 
+/** the text after any leading `--` comment lines and blank lines */
+function withoutLeadingComments(text: string): string {
+  return text.replace(/^(\s*--[^\n]*(\n|$))+/, '');
+}
+
 export class PGlitePgClient extends EventEmitter {
   private tx: Transaction | null = null;
   private finishTx: ((rollback: boolean) => void) | null = null;
@@ -125,7 +130,9 @@ export class PGlitePgClient extends EventEmitter {
   }
 
   async query<R = unknown>(text: string, params?: readonly unknown[]): Promise<PgResult<R>> {
-    const listen = LISTEN.exec(text);
+    // BullMQ's statements open with comment lines; the statement is what follows them.
+    const statement = withoutLeadingComments(text);
+    const listen = LISTEN.exec(statement);
     if (listen) {
       const channel = listen[1];
       if (!this.unlisten.has(channel)) {
@@ -134,7 +141,7 @@ export class PGlitePgClient extends EventEmitter {
       }
       return { rows: [], rowCount: 0 };
     }
-    const unlisten = UNLISTEN.exec(text);
+    const unlisten = UNLISTEN.exec(statement);
     if (unlisten) {
       const channels = unlisten[1] === '*' ? [...this.unlisten.keys()] : [unlisten[2]];
       for (const c of channels) {
@@ -143,12 +150,12 @@ export class PGlitePgClient extends EventEmitter {
       }
       return { rows: [], rowCount: 0 };
     }
-    if (BEGIN.test(text) && !this.tx) {
+    if (BEGIN.test(statement) && !this.tx) {
       await this.begin();
       return { rows: [], rowCount: 0 };
     }
-    if (this.tx && (COMMIT.test(text) || ROLLBACK.test(text))) {
-      await this.end(ROLLBACK.test(text));
+    if (this.tx && (COMMIT.test(statement) || ROLLBACK.test(statement))) {
+      await this.end(ROLLBACK.test(statement));
       return { rows: [], rowCount: 0 };
     }
     return runOn<R>(this.tx ?? this.db, text, params);

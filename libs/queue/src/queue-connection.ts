@@ -3,11 +3,12 @@ import {
   createRedisBackend,
   DEFAULT_SCHEMA,
   isPgPool,
+  isRedisInstance,
   runMigrations,
   setDefaultBackendFactory,
   type BackendFactory,
+  type RedisOptions as QueueRedisOptions,
 } from 'bullmq';
-import type { RedisOptions } from 'ioredis';
 import type { AppConfig } from '@app/common';
 import { PGliteDatabase, type SqlDatabase } from '@app/database';
 
@@ -27,14 +28,42 @@ function isPostgresConnection(c: unknown): boolean {
   return isPgPool(c) || (typeof c === 'object' && c !== null && 'connectionString' in c);
 }
 
-const chooseBackend: BackendFactory = (name, opts, options) =>
-  isPostgresConnection(opts.connection)
-    ? createPostgresBackend(name, opts as never, options)
-    : createRedisBackend(name, opts, options);
+/**
+ * How long a producer command (adding a job, counting jobs for readiness) may wait on a Redis that is
+ * connected but not answering (hung, or paused) before it fails.
+ */
+export const PRODUCER_COMMAND_TIMEOUT_MS = 2000;
+
+/** Reconnect quickly after an outage: a worker picks jobs up again within about this long of Redis returning. */
+const MAX_RECONNECT_DELAY_MS = 2000;
+
+/**
+ * Producers (a `Queue`: the gateway adding image jobs, readiness checks) fail fast when Redis is away: no
+ * offline queue, so a command while disconnected fails at once instead of holding the tenant's request
+ * until Redis returns (and then adding a job the tenant was already told failed); one retry after a
+ * dropped connection; and a bound on each command for a Redis that accepts connections but never answers.
+ * Workers (a backend with a blocking connection) keep the defaults: they wait and resume on their own.
+ */
+export function producerRedisOptions(base: QueueRedisOptions): QueueRedisOptions {
+  return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: PRODUCER_COMMAND_TIMEOUT_MS };
+}
+
+function isProducer(options: Parameters<BackendFactory>[2]): boolean {
+  return !options?.blocking && !options?.withBlockingConnection;
+}
+
+const chooseBackend: BackendFactory = (name, opts, options) => {
+  if (isPostgresConnection(opts.connection)) return createPostgresBackend(name, opts as never, options);
+  // Only options are rewritten; a client instance someone passed in is theirs to configure.
+  if (isProducer(options) && !isRedisInstance(opts.connection)) {
+    return createRedisBackend(name, { ...opts, connection: producerRedisOptions(opts.connection as QueueRedisOptions) }, options);
+  }
+  return createRedisBackend(name, opts, options);
+};
 
 setDefaultBackendFactory(chooseBackend);
 
-export function redisOptionsFromUrl(url: string): RedisOptions {
+export function redisOptionsFromUrl(url: string): QueueRedisOptions {
   const u = new URL(url);
   return {
     host: u.hostname,
@@ -43,13 +72,14 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
     password: u.password ? decodeURIComponent(u.password) : undefined,
     db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0,
     tls: u.protocol === 'rediss:' ? {} : undefined,
-    // Workers need unlimited retries on their blocking connection; producers fail fast instead (below).
+    // Workers need unlimited retries on their blocking connection; producers fail fast instead (above).
     maxRetriesPerRequest: null,
     connectTimeout: 5000,
+    retryStrategy: (attempt: number) => Math.min(attempt * 200, MAX_RECONNECT_DELAY_MS),
   };
 }
 
-export type QueueConnection = RedisOptions | PostgresConnectionConfig | ReturnType<PGliteDatabase['asPgPool']>;
+export type QueueConnection = QueueRedisOptions | PostgresConnectionConfig | ReturnType<PGliteDatabase['asPgPool']>;
 
 /** The connection for BullMQ; on Postgres its own tables are created (or upgraded) first. */
 export async function queueConnection(config: AppConfig, db: SqlDatabase): Promise<QueueConnection> {
@@ -59,6 +89,10 @@ export async function queueConnection(config: AppConfig, db: SqlDatabase): Promi
     const session = await pool.connect();
     try {
       await runMigrations(session, DEFAULT_SCHEMA);
+      // BullMQ names its tables and functions unqualified and expects a pool it is given to search its schema.
+      // PGlite is one session shared with Prisma, so the queue's schema is searched after the application's
+      // (no names are shared between the two).
+      await session.query(`SET search_path TO public, ${DEFAULT_SCHEMA}`);
     } finally {
       session.release();
     }

@@ -41,6 +41,14 @@ export const IMAGE_WORKER_CONCURRENCY = 8;
  * crash mid-job is survivable; a job that kills its worker every time is not retried for ever.
  */
 export const IMAGE_MAX_STALLED_COUNT = 2;
+/**
+ * How long a worker's claim on an image job lasts without renewal (it renews at half this while alive),
+ * and how often workers look for jobs whose claim lapsed. A worker killed mid-job has its job picked up
+ * again after at most about lock + 2 × interval, instead of BullMQ's default of up to 90 s, while a
+ * worker whose event loop stalls for a few seconds still keeps its jobs.
+ */
+export const IMAGE_LOCK_DURATION_MS = 10_000;
+export const IMAGE_STALLED_INTERVAL_MS = 5_000;
 
 /** The BullMQ payload: everything else lives in the job's `image_jobs` row, whose id is also the BullMQ job id. */
 export interface ImageJobPayload {

@@ -21,8 +21,10 @@ export class QueueModule {
       imports: [
         BullModule.forRootAsync({
           inject: [AppConfig, SQL_DATABASE],
-          useFactory: (config: AppConfig, db: SqlDatabase) => ({
-            connection: queueConnection(config, db) as never,
+          // Awaited here: a promise handed to BullMQ as `connection` is read as empty Redis options, i.e. a
+          // Redis on localhost:6379, whatever REDIS_URL or the Postgres backend said.
+          useFactory: async (config: AppConfig, db: SqlDatabase) => ({
+            connection: (await queueConnection(config, db)) as never,
             prefix: config.QUEUE_PREFIX,
           }),
         }),

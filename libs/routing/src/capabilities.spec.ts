@@ -177,6 +177,20 @@ describe('checkChatRequest', () => {
   it('accepts reasoning_effort on any text model (it is dropped where unsupported)', () => {
     expect(() => checkChatRequest(GPT_4O_MINI, chat({ reasoning_effort: 'high' }))).not.toThrow();
   });
+
+  it('refuses text that cannot fit the context window even at 8 bytes per token, counting every text part', () => {
+    const window = GPT_4O_MINI.capabilities.contextWindow ?? 0;
+    expect(window).toBe(128_000);
+    const fits = 'x'.repeat(window * 8);
+    expect(() => checkChatRequest(GPT_4O_MINI, chat({ messages: [{ role: 'user', content: fits }] }))).not.toThrow();
+    const parts = [{ type: 'text' as const, text: fits }, { type: 'text' as const, text: 'y' }];
+    expect(rejection(() => checkChatRequest(GPT_4O_MINI, chat({ messages: [{ role: 'user', content: parts }] })))).toEqual([400, 'messages']);
+    expect(apiErrorOf(() => checkChatRequest(GPT_4O_MINI, chat({ messages: [{ role: 'system', content: 'é'.repeat(window * 4 + 1) }] }))).code).toBe(
+      'context_length_exceeded',
+    );
+    // A model with a million-token window takes the same text.
+    expect(() => checkChatRequest(GEMINI_FLASH, chat({ messages: [{ role: 'user', content: parts }] }))).not.toThrow();
+  });
 });
 
 describe('chatRequestForModel', () => {

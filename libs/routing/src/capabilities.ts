@@ -67,6 +67,30 @@ const CHAT_ROUTE = '/v1/chat/completions';
 const IMAGES_ROUTE = '/v1/images/generations';
 const GEMINI_NATIVE_ROUTE = '/v1beta/models/{model}:generateContent';
 
+/**
+ * Text bytes one token covers at most, for refusing a prompt that cannot fit a model's context window
+ * before anything is reserved or sent. Ordinary English averages about 4 bytes per token, code and most
+ * other scripts fewer, so a prompt over 8 bytes per token of the window would not fit even at twice that
+ * density; only text built to compress (one character repeated) could, and upstreams refuse that anyway.
+ */
+export const MAX_TEXT_BYTES_PER_TOKEN = 8;
+
+/** UTF-8 bytes of the messages' text (string contents and text parts); images and audio do not count. */
+export function messageTextBytes(request: Pick<ChatRequestToCheck, 'messages'>): number {
+  let bytes = 0;
+  for (const message of request.messages) {
+    const content: unknown = message.content;
+    if (typeof content === 'string') bytes += Buffer.byteLength(content, 'utf8');
+    else if (Array.isArray(content)) {
+      for (const part of content) {
+        const text = typeof part === 'object' && part !== null ? (part as { text?: unknown }).text : undefined;
+        if (typeof text === 'string') bytes += Buffer.byteLength(text, 'utf8');
+      }
+    }
+  }
+  return bytes;
+}
+
 /** A field counts as used when it carries a value that asks for something (`false`, `null` and `[]` do not). */
 function isUsed(value: unknown): boolean {
   if (value === undefined || value === null || value === false) return false;
@@ -160,6 +184,17 @@ export function checkChatRequest(model: ModelSpec, request: ChatRequestToCheck, 
     }
     if (part.type === 'input_audio' && !caps.audioInput) {
       throw invalid(`Model ${model.id} does not accept audio input.`, part.param);
+    }
+  }
+  const window = caps.contextWindow;
+  if (window !== undefined) {
+    const bytes = messageTextBytes(request);
+    if (bytes > window * MAX_TEXT_BYTES_PER_TOKEN) {
+      throw invalid(
+        `The messages hold ${bytes} bytes of text, more than the ${window}-token context window of ${model.id} can take.`,
+        'messages',
+        'context_length_exceeded',
+      );
     }
   }
   // `reasoning_effort` on a model without reasoning is not an error: see `chatRequestForModel`.

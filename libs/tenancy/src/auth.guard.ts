@@ -4,6 +4,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { addLogContext, ApiError, AppConfig } from '@app/common';
 import { AUTH_KIND, type AuthKind } from './auth-context';
+import { AuthFailureThrottle, clientAddress, tooManyAuthFailures } from './auth-failure-throttle';
 import { KeyResolver } from './key-resolver.service';
 
 /** The key from `Authorization: Bearer`, `x-goog-api-key` or `?key=` (Google clients use the last two). */
@@ -31,6 +32,12 @@ function sameSecret(a: string, b: string): boolean {
  * The one global guard. Routes are tenant routes unless marked @Public() or @AdminOnly(), so a new route
  * is authenticated by default. An unknown key and a revoked key get the same answer; a database outage
  * answers 503, never "invalid key".
+ *
+ * Failed credentials are counted per client address (`AuthFailureThrottle`, `req.ip`, so behind a proxy
+ * `trust proxy` decides which address that is). A blocked address gets 429 with Retry-After without any
+ * lookup, except for a key this replica recently found valid: a legitimate client sharing the address
+ * (NAT, office, proxy) keeps working, while guesses never reach the database. A wrong admin token from a
+ * blocked address is refused the same way, and so is a right one, so the answer does not confirm a guess.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -40,6 +47,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly keys: KeyResolver,
     private readonly config: AppConfig,
+    private readonly throttle: AuthFailureThrottle,
   ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -47,9 +55,12 @@ export class AuthGuard implements CanActivate {
     if (kind === 'public') return true;
     const req = ctx.switchToHttp().getRequest<Request>();
     const key = extractKey(req);
-    if (kind === 'admin') return this.checkAdmin(key);
+    const address = clientAddress(req.ip);
+    if (kind === 'admin') return this.checkAdmin(key, address);
 
     if (!key) throw ApiError.unauthorized('Missing API key: send "Authorization: Bearer <key>", "x-goog-api-key: <key>" or "?key=<key>".');
+    const blockedMs = this.throttle.blockedForMs(address);
+    if (blockedMs > 0 && !this.keys.wasRecentlyValid(key)) throw tooManyAuthFailures(blockedMs);
     let auth;
     try {
       auth = await this.keys.resolve(key);
@@ -57,18 +68,35 @@ export class AuthGuard implements CanActivate {
       this.logger.error(`key lookup failed: ${e instanceof Error ? e.message : String(e)}`);
       throw ApiError.unavailable('The gateway cannot reach its database; try again shortly.');
     }
-    if (!auth) throw ApiError.unauthorized('Invalid API key.');
+    if (!auth) {
+      this.recordFailure(address);
+      throw ApiError.unauthorized('Invalid API key.');
+    }
     req.auth = auth;
     addLogContext(req, { tenantId: auth.tenantId, keyId: auth.keyId });
     return true;
   }
 
-  private checkAdmin(token: string | undefined): boolean {
+  private checkAdmin(token: string | undefined, address: string): boolean {
     if (!this.config.ADMIN_TOKEN) {
       throw ApiError.forbidden('The admin API is disabled: set ADMIN_TOKEN to enable it.', 'admin_api_disabled');
     }
     if (!token) throw ApiError.unauthorized('Missing admin token: send "Authorization: Bearer <ADMIN_TOKEN>".');
-    if (!sameSecret(token, this.config.ADMIN_TOKEN)) throw ApiError.forbidden('This credential may not use the admin API.');
+    const blockedMs = this.throttle.blockedForMs(address);
+    if (blockedMs > 0) throw tooManyAuthFailures(blockedMs);
+    if (!sameSecret(token, this.config.ADMIN_TOKEN)) {
+      this.recordFailure(address);
+      throw ApiError.forbidden('This credential may not use the admin API.');
+    }
     return true;
+  }
+
+  private recordFailure(address: string): void {
+    if (this.throttle.recordFailure(address)) {
+      this.logger.warn(
+        `${this.throttle.maxFailures} invalid credentials from ${address} within ${this.throttle.windowMs / 1000} s: ` +
+          `refusing it for ${this.throttle.blockMs / 1000} s`,
+      );
+    }
   }
 }

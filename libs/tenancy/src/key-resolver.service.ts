@@ -11,6 +11,8 @@ interface CacheEntry {
 
 const MAX_CACHE_ENTRIES = 50_000;
 const LAST_USED_EVERY_MS = 60_000;
+/** how long a key found valid stays "known" to this replica, for clients behind a throttled address */
+export const KNOWN_VALID_KEY_MS = 24 * 60 * 60_000;
 
 /**
  * Key → tenant, with a short in-process cache so the hot path rarely touches the database. The cache
@@ -22,6 +24,8 @@ export class KeyResolver {
   private readonly logger = new Logger(KeyResolver.name);
   private readonly cache = new Map<string, CacheEntry>();
   private readonly lastUsedWritten = new Map<string, number>();
+  /** hash → when the key was last found valid in the database; ordered oldest first */
+  private readonly knownValid = new Map<string, number>();
 
   constructor(
     private readonly prisma: PrismaService,
@@ -49,13 +53,40 @@ export class KeyResolver {
         : null;
     if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
     this.cache.set(hash, { auth, expiresAt: now + this.config.KEY_CACHE_TTL_MS });
-    if (auth) this.touch(auth.keyId, now);
+    if (auth) {
+      this.touch(auth.keyId, now);
+      this.rememberValid(hash, now);
+    }
     return auth;
+  }
+
+  /**
+   * Whether this replica found the key valid within KNOWN_VALID_KEY_MS. An address throttled for failed
+   * attempts still gets a lookup for such a key (which still honours revocation), so a busy client behind a
+   * shared address keeps working while guesses from that address never reach the database. Answered from
+   * memory only.
+   */
+  wasRecentlyValid(key: string): boolean {
+    const seen = this.knownValid.get(hashApiKey(key));
+    return seen !== undefined && Date.now() - seen < KNOWN_VALID_KEY_MS;
   }
 
   /** forget a key at once (after revocation on this replica) */
   forgetKeyId(keyId: string): void {
-    for (const [hash, entry] of this.cache) if (entry.auth?.keyId === keyId) this.cache.delete(hash);
+    for (const [hash, entry] of this.cache) {
+      if (entry.auth?.keyId !== keyId) continue;
+      this.cache.delete(hash);
+      this.knownValid.delete(hash);
+    }
+  }
+
+  private rememberValid(hash: string, now: number): void {
+    this.knownValid.delete(hash);
+    if (this.knownValid.size >= MAX_CACHE_ENTRIES) {
+      const oldest = this.knownValid.keys().next();
+      if (!oldest.done) this.knownValid.delete(oldest.value);
+    }
+    this.knownValid.set(hash, now);
   }
 
   /** last_used_at is advisory: written at most once a minute per key, off the request path */

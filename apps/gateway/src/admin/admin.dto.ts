@@ -1,11 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsSafeText } from '@app/common';
 import { ArrayMaxSize, IsArray, IsInt, IsNumber, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
 
 const MAX_USD = 1_000_000_000;
 
 export class CreateTenantDto {
   @ApiProperty({ example: 'acme' })
-  @IsString() @Length(1, 200)
+  @IsString() @Length(1, 200) @IsSafeText()
   name!: string;
 
   @ApiPropertyOptional({ example: 10, description: 'initial credit in USD' })
@@ -19,13 +20,13 @@ export class AddCreditDto {
   amount_usd!: number;
 
   @ApiPropertyOptional({ example: 'invoice 2026-11' })
-  @IsOptional() @IsString() @MaxLength(500)
+  @IsOptional() @IsString() @MaxLength(500) @IsSafeText()
   note?: string;
 }
 
 export class CreateKeyDto {
   @ApiPropertyOptional({ example: 'production' })
-  @IsOptional() @IsString() @Length(1, 200)
+  @IsOptional() @IsString() @Length(1, 200) @IsSafeText()
   name?: string;
 
   @ApiPropertyOptional({ example: 600, description: 'requests per minute' })

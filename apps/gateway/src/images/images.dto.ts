@@ -12,9 +12,12 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateBy,
   ValidateNested,
+  type ValidationOptions,
 } from 'class-validator';
 import { IMAGE_OUTPUT_FORMATS, IMAGE_STYLES, IMAGES_MAX_N, MAX_FALLBACK_MODELS } from '@app/routing';
+import { IsSafeText } from '@app/common';
 
 /** OpenAI's prompt limit for GPT image models, the most generous of the models served here. */
 export const IMAGE_PROMPT_MAX_CHARS = 32_000;
@@ -22,7 +25,39 @@ export const IMAGE_QUALITIES = ['auto', 'standard', 'hd', 'high', 'medium', 'low
 export const IMAGE_RESPONSE_FORMATS = ['url', 'b64_json'] as const;
 export const IMAGE_BACKGROUNDS = ['transparent', 'opaque', 'auto'] as const;
 
-export class ImagesExtraBodyDto {
+/**
+ * Fields that would point the gateway at another upstream or key: refused by name rather than stripped
+ * with the other unknown fields, so a client that believes it chose its upstream learns that it did not.
+ */
+function IsRefused(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isRefused',
+      validator: {
+        validate: (v: unknown) => v === undefined,
+        defaultMessage: (args) => `${args?.property ?? 'this field'} is not accepted: Switchyard chooses the upstream and its credentials`,
+      },
+    },
+    options,
+  );
+}
+
+/** The fields `IsRefused` guards, on the body and on `extra_body`. */
+class RefusedUpstreamFields {
+  @ApiPropertyOptional({ description: 'refused: Switchyard chooses the upstream credentials', deprecated: true })
+  @IsRefused()
+  api_key?: unknown;
+
+  @ApiPropertyOptional({ description: 'refused: Switchyard chooses the upstream', deprecated: true })
+  @IsRefused()
+  api_base?: unknown;
+
+  @ApiPropertyOptional({ description: 'refused: Switchyard chooses the upstream', deprecated: true })
+  @IsRefused()
+  base_url?: unknown;
+}
+
+export class ImagesExtraBodyDto extends RefusedUpstreamFields {
   @ApiPropertyOptional({ type: [String], maxItems: MAX_FALLBACK_MODELS, description: 'fallback models, tried in order after `model`' })
   @IsOptional() @IsArray() @ArrayMaxSize(MAX_FALLBACK_MODELS, { message: `models may list at most ${MAX_FALLBACK_MODELS} fallback models` })
   @IsString({ each: true })
@@ -30,7 +65,7 @@ export class ImagesExtraBodyDto {
 }
 
 /** `POST /v1/images/generations` (OpenAI's Images API, plus Switchyard's fallback chain). */
-export class CreateImageDto {
+export class CreateImageDto extends RefusedUpstreamFields {
   @ApiProperty({ example: 'openai/gpt-image-1' })
   @IsString() @IsNotEmpty()
   model!: string;
@@ -38,6 +73,7 @@ export class CreateImageDto {
   @ApiProperty({ example: 'A watercolor otter wearing a tiny top hat', maxLength: IMAGE_PROMPT_MAX_CHARS })
   @IsString() @IsNotEmpty()
   @MaxLength(IMAGE_PROMPT_MAX_CHARS, { message: `prompt must be at most ${IMAGE_PROMPT_MAX_CHARS} characters long` })
+  @IsSafeText()
   prompt!: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: IMAGES_MAX_N, default: 1 })
@@ -79,7 +115,7 @@ export class CreateImageDto {
   background?: 'transparent' | 'opaque' | 'auto';
 
   @ApiPropertyOptional({ description: 'an end-user id, passed upstream' })
-  @IsOptional() @IsString() @MaxLength(256)
+  @IsOptional() @IsString() @MaxLength(256) @IsSafeText()
   user?: string;
 
   @ApiPropertyOptional({ type: [String], maxItems: MAX_FALLBACK_MODELS, description: 'fallback models, tried in order after `model`' })

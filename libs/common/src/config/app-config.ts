@@ -78,6 +78,14 @@ export class AppConfig {
    * before it counts as an upstream timeout and is retried or falls back
    */
   @Transform(toInt) @IsInt() @Min(100) CHAT_ATTEMPT_TIMEOUT_MS = 60_000;
+  /**
+   * the longest an upstream chat answer may go silent once it has begun (between two streamed chunks, or
+   * inside a response body); a stream cut off this way ends with an error event and is billed for what was
+   * produced
+   */
+  @Transform(toInt) @IsInt() @Min(100) CHAT_IDLE_TIMEOUT_MS = 60_000;
+  /** the longest one image generation attempt may take to answer before it is retried or falls back */
+  @Transform(toInt) @IsInt() @Min(100) IMAGE_ATTEMPT_TIMEOUT_MS = 300_000;
 
   @Transform(emptyToUndefined) @IsOptional() @IsString() OPENAI_API_KEY?: string;
   @IsUrl(URL_OPTS) OPENAI_BASE_URL = 'https://api.openai.com/v1';

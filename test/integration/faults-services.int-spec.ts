@@ -1,0 +1,348 @@
+import { rmSync } from 'node:fs';
+import { Client } from 'pg';
+import { startSimulator, type SimulatorHandle } from '../../apps/simulator/src';
+import { gatewayEnvForSimulator } from '../../apps/simulator/src/gateway-env';
+import {
+  canRunPrivateServices,
+  freePort,
+  PrivatePostgres,
+  PrivateRedis,
+  sleep,
+  startChildGateway,
+  startChildWorker,
+  systemEnv,
+  waitUntil,
+  type ChildApp,
+  type SystemEnv,
+} from '../support/processes';
+
+/**
+ * The gateway and a separate worker as real processes (from the build output) on a Redis and a Postgres
+ * of this file's own, which the tests stop, pause and start again; and the processes themselves killed,
+ * restarted and sent SIGTERM. The upstream is the simulator, in this process.
+ */
+jest.setTimeout(120_000);
+
+const ADMIN_TOKEN = 'faults-admin-token-0123456789abcdef';
+const GRACE_MS = 8_000;
+const IMAGE_MODEL = 'google/imagen-4.0-fast-generate-001';
+const IMAGE_PRICE_MICROS = 20_000n;
+const hello = [{ role: 'user', content: 'Hello?' }];
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: any;
+  ms: number;
+}
+
+// Without redis-server and initdb (a bare embedded checkout) these cannot run; every machine of the project has both.
+const describeWithServices = canRunPrivateServices ? describe : describe.skip;
+
+describeWithServices('faults in Redis, Postgres and the processes', () => {
+  let redis: PrivateRedis;
+  let pg: PrivatePostgres;
+  let sim: SimulatorHandle;
+  let env: SystemEnv;
+  let port: number;
+  let gateway: ChildApp;
+  let worker: ChildApp;
+  let base: string;
+
+  async function call(path: string, init: { key?: string; body?: unknown; headers?: Record<string, string>; method?: string } = {}): Promise<Answer> {
+    const started = Date.now();
+    const res = await fetch(`${base}${path}`, {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers: {
+        ...(init.key ? { authorization: `Bearer ${init.key}` } : {}),
+        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...init.headers,
+      },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      signal: AbortSignal.timeout(60_000),
+    });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // SSE or empty
+    }
+    return { status: res.status, headers: res.headers, body, ms: Date.now() - started };
+  }
+
+  const chat = (key: string, extra: Record<string, unknown> = {}) => call('/v1/chat/completions', { key, body: { model: 'openai/gpt-4o-mini', messages: hello, ...extra } });
+  const image = (key: string, headers: Record<string, string> = {}) =>
+    call('/v1/images/generations', { key, body: { model: IMAGE_MODEL, prompt: 'A lighthouse', response_format: 'b64_json' }, headers });
+
+  async function newTenant(creditUsd: number, keyOptions: Record<string, unknown> = {}): Promise<{ tenantId: string; key: string }> {
+    const t = await call('/admin/tenants', { key: ADMIN_TOKEN, body: { name: `faults-${Date.now()}`, credit_usd: creditUsd } });
+    if (t.status !== 201) throw new Error(`tenant: ${t.status} ${JSON.stringify(t.body)}`);
+    return { tenantId: t.body.id, key: await newKey(t.body.id, keyOptions) };
+  }
+  async function newKey(tenantId: string, keyOptions: Record<string, unknown> = {}): Promise<string> {
+    const k = await call(`/admin/tenants/${tenantId}/keys`, { key: ADMIN_TOKEN, body: keyOptions });
+    if (k.status !== 201) throw new Error(`key: ${k.status} ${JSON.stringify(k.body)}`);
+    return k.body.key;
+  }
+
+  /** one query on a connection of its own, so a Postgres restart in between costs nothing */
+  async function sql<T extends Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+    const c = new Client({ connectionString: env.DATABASE_URL });
+    await c.connect();
+    try {
+      return (await c.query<T>(text, params)).rows;
+    } finally {
+      await c.end();
+    }
+  }
+  const jobStatuses = async (ids: string[]) =>
+    new Map((await sql<{ id: string; status: string }>('SELECT id::text, status FROM image_jobs WHERE id = ANY($1::uuid[])', [ids])).map((r) => [r.id, r.status]));
+  /** usage records and ledger debits per id, and what the tenant still has reserved */
+  async function books(tenantId: string, ids: string[]) {
+    const usage = await sql<{ id: string; n: string; cost: string; status: string }>(
+      'SELECT id, count(*) OVER (PARTITION BY id)::text AS n, cost_micros::text AS cost, status FROM usage_records WHERE id = ANY($1)', [ids]);
+    const debits = await sql<{ usage_id: string; n: string }>('SELECT usage_id, count(*)::text AS n FROM ledger_entries WHERE usage_id = ANY($1) GROUP BY usage_id', [ids]);
+    const [tenant] = await sql<{ reserved: string; balance: string }>('SELECT reserved_micros::text AS reserved, balance_micros::text AS balance FROM tenants WHERE id = $1', [tenantId]);
+    const held = await sql<{ n: string }>('SELECT count(*)::text AS n FROM reservations WHERE tenant_id = $1', [tenantId]);
+    return {
+      usage: new Map(usage.map((u) => [u.id, { count: Number(u.n), cost: BigInt(u.cost), status: u.status }])),
+      debits: new Map(debits.map((d) => [d.usage_id, Number(d.n)])),
+      reserved: BigInt(tenant.reserved),
+      balance: BigInt(tenant.balance),
+      reservations: Number(held[0].n),
+    };
+  }
+
+  async function submitAsync(key: string, n: number): Promise<string[]> {
+    const answers = await Promise.all(Array.from({ length: n }, () => image(key, { prefer: 'respond-async' })));
+    for (const a of answers) expect(a.status).toBe(202);
+    return answers.map((a) => a.body.id as string);
+  }
+
+  async function waitAllFinal(ids: string[], timeoutMs: number): Promise<Map<string, string>> {
+    return waitUntil(`${ids.length} jobs to finish`, async () => {
+      const statuses = await jobStatuses(ids);
+      return ids.every((id) => statuses.get(id) === 'succeeded' || statuses.get(id) === 'failed') ? statuses : undefined;
+    }, timeoutMs, 200);
+  }
+
+  /** every job succeeded, with exactly one usage record and one debit at the list price; nothing held */
+  async function expectChargedOnce(tenantId: string, ids: string[]): Promise<void> {
+    const statuses = await jobStatuses(ids);
+    for (const id of ids) expect(statuses.get(id)).toBe('succeeded');
+    const b = await books(tenantId, ids);
+    for (const id of ids) {
+      expect(b.usage.get(id)).toEqual({ count: 1, cost: IMAGE_PRICE_MICROS, status: 'succeeded' });
+      expect(b.debits.get(id)).toBe(1);
+    }
+    expect(b.reserved).toBe(0n);
+    expect(b.reservations).toBe(0);
+  }
+
+  const startGatewayProcess = async () => {
+    gateway = await startChildGateway(env, port);
+  };
+  const startWorkerProcess = async () => {
+    worker = await startChildWorker(env);
+  };
+  const ready = () => call('/health/ready');
+
+  beforeAll(async () => {
+    [redis, pg, sim] = await Promise.all([PrivateRedis.start(), PrivatePostgres.start(), startSimulator()]);
+    port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    env = systemEnv(
+      { DATABASE_URL: pg.url, REDIS_URL: redis.url, ADMIN_TOKEN },
+      { ...gatewayEnvForSimulator(sim.url), SHUTDOWN_GRACE_MS: String(GRACE_MS), KEY_CACHE_TTL_MS: '5000', IMAGE_SYNC_TIMEOUT_MS: '30000' },
+    );
+    // The gateway migrates the database first; the worker then finds it ready.
+    await startGatewayProcess();
+    await startWorkerProcess();
+  });
+
+  afterAll(async () => {
+    await Promise.all([gateway?.close(), worker?.close()]);
+    await Promise.all([sim?.close(), redis?.close(), pg?.close()]);
+    if (env) rmSync(env.DATA_DIR, { recursive: true, force: true });
+  });
+
+  beforeEach(() => sim.reset());
+
+  it('with Redis stopped: rate-limited chat and images answer 503 at once, readiness fails; afterwards every accepted job finishes, charged once', async () => {
+    const { tenantId, key } = await newTenant(10);
+    const limitedKey = await newKey(tenantId, { rpm_limit: 1000 });
+    // Slow generations, more than a worker runs at once: some jobs are running and some waiting when Redis goes.
+    sim.script({ provider: 'google', path: ':predict', delayMs: 2_500, times: 10 });
+    const accepted = await submitAsync(key, 10);
+    await waitUntil('the worker to start jobs', () => (sim.calls({ provider: 'google' }).length >= 8 ? true : undefined), 10_000);
+
+    await redis.stop();
+    const limited = await chat(limitedKey);
+    expect(limited.status).toBe(503);
+    expect(limited.body.error.code).toBe('service_unavailable');
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(limited.ms).toBeLessThan(1_500);
+
+    // Nothing on the way of an unlimited chat request needs Redis.
+    expect((await chat(key)).status).toBe(200);
+
+    const refused = await image(key);
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('service_unavailable');
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    expect(refused.ms).toBeLessThan(3_000);
+    const refusedId = refused.headers.get('x-switchyard-job-id') ?? refused.headers.get('x-request-id');
+
+    const notReady = await ready();
+    expect(notReady.status).toBe(503);
+    expect(notReady.body.checks.queue).not.toBe('ok');
+    expect(notReady.ms).toBeLessThan(3_000);
+
+    await sleep(1_000);
+    await redis.start();
+    // No process was restarted: the worker reconnects by itself and runs what was waiting.
+    await waitAllFinal(accepted, 45_000);
+    await expectChargedOnce(tenantId, accepted);
+    expect(gateway.running && worker.running).toBe(true);
+
+    // The refused request was neither queued nor charged.
+    if (refusedId) expect((await books(tenantId, [refusedId])).usage.size).toBe(0);
+    await waitUntil('readiness', async () => ((await ready()).status === 200 ? true : undefined), 15_000, 250);
+    expect((await image(key)).status).toBe(200);
+    expect((await chat(limitedKey)).status).toBe(200);
+  });
+
+  it('with Redis hung (SIGSTOP): rate-limited chat, images and readiness answer 503 within their bounds, and all recover', async () => {
+    const { tenantId, key } = await newTenant(10);
+    const limitedKey = await newKey(tenantId, { rpm_limit: 1000 });
+    expect((await image(key)).status).toBe(200);
+
+    redis.pause();
+    try {
+      const [limited, refused, notReady] = await Promise.all([chat(limitedKey), image(key), ready()]);
+      expect(limited.status).toBe(503);
+      expect(limited.ms).toBeLessThan(1_500);
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.code).toBe('service_unavailable');
+      expect(refused.ms).toBeLessThan(4_000);
+      expect(notReady.status).toBe(503);
+      expect(notReady.ms).toBeLessThan(4_000);
+    } finally {
+      redis.resume();
+    }
+    const after = await image(key);
+    expect(after.status).toBe(200);
+    expect((await chat(limitedKey)).status).toBe(200);
+    await waitUntil('readiness', async () => ((await ready()).status === 200 ? true : undefined), 15_000, 250);
+  });
+
+  it('with Postgres stopped: 503, never 401, also for a key still in the cache; afterwards every 200 has its usage record', async () => {
+    const { tenantId, key } = await newTenant(10);
+    const otherKey = await newKey(tenantId);
+    expect((await chat(key)).status).toBe(200); // the key is now in the resolver's cache
+
+    await pg.stop();
+    const [cached, uncached, refusedImage, notReady] = await Promise.all([chat(key), chat(otherKey), image(key), ready()]);
+    for (const a of [cached, uncached, refusedImage]) {
+      expect(a.status).toBe(503);
+      expect(a.body.error.code).toBe('service_unavailable');
+      expect(a.headers.get('retry-after')).toBeTruthy();
+      expect(a.ms).toBeLessThan(8_000);
+    }
+    expect(notReady.status).toBe(503);
+    expect(notReady.body.checks.database).not.toBe('ok');
+
+    // Requests keep coming while the database is away and after it returns (bounded: 40 requests at most).
+    const answers: Answer[] = [];
+    const load = (async () => {
+      for (let i = 0; i < 40; i++) {
+        answers.push(await chat(i % 2 === 0 ? key : otherKey));
+        if (answers.length >= 6 && answers.slice(-3).every((a) => a.status === 200)) return;
+        await sleep(100);
+      }
+    })();
+    await sleep(1_000);
+    await pg.start();
+    await load;
+    await waitUntil('readiness', async () => ((await ready()).status === 200 ? true : undefined), 20_000, 250);
+    for (let i = 0; i < 3; i++) answers.push(await chat(key));
+
+    expect(answers.every((a) => a.status === 200 || a.status === 503)).toBe(true);
+    const ok = answers.filter((a) => a.status === 200).map((a) => a.headers.get('x-request-id') as string);
+    expect(ok.length).toBeGreaterThanOrEqual(3);
+    const b = await books(tenantId, ok);
+    for (const id of ok) expect(b.usage.get(id)?.count).toBe(1);
+    expect(b.reserved).toBe(0n);
+    expect(gateway.running && worker.running).toBe(true);
+  });
+
+  it('kill -9 of the worker mid-job: a new worker finishes every job, each charged once', async () => {
+    const { tenantId, key } = await newTenant(10);
+    sim.script({ provider: 'google', path: ':predict', delayMs: 3_000, times: 3 });
+    const accepted = await submitAsync(key, 3);
+    await waitUntil('the worker to start the jobs', () => (sim.calls({ provider: 'google' }).length >= 3 ? true : undefined), 10_000);
+
+    worker.kill('SIGKILL');
+    await worker.exited;
+    await startWorkerProcess();
+    await waitAllFinal(accepted, 60_000);
+    await expectChargedOnce(tenantId, accepted);
+  });
+
+  it('a restart of every process with jobs queued: each job runs once it is back, charged once', async () => {
+    const { tenantId, key } = await newTenant(10);
+    await worker.close();
+    const accepted = await submitAsync(key, 4);
+    expect([...(await jobStatuses(accepted)).values()].every((s) => s === 'queued')).toBe(true);
+
+    await gateway.close();
+    await startGatewayProcess();
+    await startWorkerProcess();
+    await waitAllFinal(accepted, 30_000);
+    await expectChargedOnce(tenantId, accepted);
+    const job = await call(`/v1/images/generations/${accepted[0]}`, { key });
+    expect(job.body.status).toBe('succeeded');
+  });
+
+  it('SIGTERM on the gateway: requests in flight finish within the grace period, then it exits', async () => {
+    const { tenantId, key } = await newTenant(10);
+    sim.script({ provider: 'openai', path: 'chat/completions', delayMs: 1_500, times: 1 });
+    sim.script({ provider: 'anthropic', chunkDelayMs: 200, times: 1 });
+    const slow = chat(key);
+    const streamed = call('/v1/chat/completions', { key, body: { model: 'anthropic/claude-sonnet-4.6', messages: hello, stream: true } });
+    await waitUntil('both upstream calls', () => (sim.calls().length >= 2 ? true : undefined), 5_000, 20);
+
+    const signalled = Date.now();
+    gateway.kill('SIGTERM');
+    const [a, b] = await Promise.all([slow, streamed]);
+    expect(a.status).toBe(200);
+    expect(a.body.choices[0].message.content).toBeTruthy();
+    expect(b.status).toBe(200);
+    expect(String(b.body).trim().endsWith('data: [DONE]')).toBe(true);
+
+    const exit = await gateway.exited;
+    expect(Date.now() - signalled).toBeLessThan(GRACE_MS);
+    expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+    const books1 = await books(tenantId, [a.headers.get('x-request-id') as string, b.headers.get('x-request-id') as string]);
+    expect([...books1.usage.values()].map((u) => u.status)).toEqual(['succeeded', 'succeeded']);
+    expect(books1.reserved).toBe(0n);
+    await startGatewayProcess();
+  });
+
+  it('SIGTERM on the worker: its active job finishes within the grace period, then it exits', async () => {
+    const { tenantId, key } = await newTenant(10);
+    sim.script({ provider: 'google', path: ':predict', delayMs: 2_000, times: 1 });
+    const [id] = await submitAsync(key, 1);
+    await waitUntil('the worker to start the job', () => (sim.calls({ provider: 'google' }).length >= 1 ? true : undefined), 10_000, 20);
+
+    const signalled = Date.now();
+    worker.kill('SIGTERM');
+    const exit = await worker.exited;
+    expect(Date.now() - signalled).toBeLessThan(GRACE_MS);
+    expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+    // finished by the worker that was told to stop, not by a successor
+    await expectChargedOnce(tenantId, [id]);
+    expect(sim.calls({ provider: 'google' })).toHaveLength(1);
+  });
+});
