@@ -9,7 +9,7 @@ import { hashApiKey } from './api-key';
 import { KeyResolver } from './key-resolver.service';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
-const VALID = 'sk-sy-valid0000000000000000000000000000000000';
+const VALID = `sk-sy-valid${'0'.repeat(35)}`;
 
 interface FakeRequest {
   ip: string;
