@@ -12,6 +12,8 @@ import {
 } from '@app/database';
 import { createPostgresDatabase, realPostgresUrl } from '../support/databases';
 
+jest.setTimeout(60_000);
+
 function migrationsIn(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'sy-migrations-'));
   for (const [name, sql] of Object.entries(files)) {
