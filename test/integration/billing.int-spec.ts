@@ -106,6 +106,22 @@ describe('billing', () => {
     expect(await state(tenantId, keyId)).toMatchObject({ reserved: 1_000_000n, keyReserved: 1_000_000n, held: 1 });
   });
 
+  it('grows a reservation for a dearer fallback into the request\'s own, refusing with 402 what does not fit', async () => {
+    const { tenantId, keyId } = await tenant(1_000_000n);
+    const first = await billing.reserve(`req_${randomUUID()}`, { tenantId, keyId }, 200_000n);
+    const grown = await billing.topUp(first, 700_000n);
+    expect(grown.amountMicros).toBe(700_000n);
+    // One reservation row, holding the larger amount: settle releases all of it at once.
+    expect(await state(tenantId, keyId)).toMatchObject({ reserved: 700_000n, keyReserved: 700_000n, held: 1 });
+    expect(await prisma.reservation.findMany({ where: { tenantId } })).toMatchObject([{ id: first.id, amountMicros: 700_000n }]);
+
+    await expect(billing.topUp(grown, 1_500_000n)).rejects.toMatchObject({ status: 402, code: 'insufficient_balance' });
+    expect(await state(tenantId, keyId)).toMatchObject({ reserved: 700_000n, held: 1 });
+
+    await billing.settle(grown, settleInput(300_000n));
+    expect(await state(tenantId, keyId)).toEqual({ balance: 700_000n, reserved: 0n, keyReserved: 0n, keySpent: 300_000n, held: 0 });
+  });
+
   it('settles a request exactly once, however often settle runs', async () => {
     const { tenantId, keyId } = await tenant(5_000_000n);
     const r = await billing.reserve('req_once', { tenantId, keyId }, 1_000_000n);

@@ -1,10 +1,10 @@
 import { Pool, type PoolClient } from 'pg';
-import type { SqlDatabase, SqlSession } from './sql-session';
+import type { QueryOptions, SqlDatabase, SqlSession } from './sql-session';
 
 function session(c: Pool | PoolClient): SqlSession {
   return {
-    async query<R>(sql: string, params?: unknown[]) {
-      const r = await c.query(sql, params);
+    async query<R>(sql: string, params?: unknown[], options?: QueryOptions) {
+      const r = options?.name ? await c.query({ name: options.name, text: sql, values: params }) : await c.query(sql, params);
       return r.rows as R[];
     },
     async exec(sql: string) {
@@ -24,8 +24,8 @@ export class PgDatabase implements SqlDatabase {
     this.pool.on('error', () => undefined); // idle-client errors surface on the next query instead
     this.s = session(this.pool);
   }
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]> {
-    return this.s.query<R>(sql, params);
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<R[]> {
+    return this.s.query<R>(sql, params, options);
   }
   exec(sql: string): Promise<void> {
     return this.s.exec(sql);
