@@ -39,6 +39,7 @@ describe('POST /v1/chat/completions through the openai SDK', () => {
   let startBalance: bigint;
 
   const usageRecord = async (id: string) => {
+    await gw.settled();
     const rows = await prisma.$queryRaw<(UsageRow & { served_model: string; status: string; cost_micros: bigint; fallback_level: number; price_id: string | null; provider: string; requested_model: string })[]>`
       SELECT * FROM usage_records WHERE id = ${id}`;
     expect(rows).toHaveLength(1);
@@ -291,6 +292,7 @@ describe('POST /v1/chat/completions through the openai SDK', () => {
   });
 
   it('keeps the books exact: balance change = sum of usage costs = sum of ledger debits, nothing left reserved', async () => {
+    await gw.settled();
     const t = await prisma.tenant.findUniqueOrThrow({ where: { id: tenant.tenantId } });
     const usage = await prisma.usageRecord.aggregate({ where: { tenantId: tenant.tenantId }, _sum: { costMicros: true }, _count: true });
     const debits = await prisma.ledgerEntry.aggregate({ where: { tenantId: tenant.tenantId, kind: 'debit' }, _sum: { amountMicros: true } });

@@ -44,6 +44,7 @@ describe('billing through POST /v1/chat/completions', () => {
     expect(statuses.filter((s) => s === 402)).toHaveLength(97);
     expect(gw.sim.calls({ provider: 'openai' }).length).toBeLessThanOrEqual(3);
 
+    await gw.settled();
     const t = await prisma.tenant.findUniqueOrThrow({ where: { id: tenantId } });
     expect(t.balanceMicros).toBeGreaterThanOrEqual(0n);
     expect(t.reservedMicros).toBe(0n);
@@ -68,6 +69,7 @@ describe('billing through POST /v1/chat/completions', () => {
     const ok = statuses.filter((s) => s === 200).length;
     expect(ok).toBeGreaterThanOrEqual(100);
 
+    await gw.settled();
     const records = await prisma.usageRecord.findMany({ where: { tenantId } });
     expect(records).toHaveLength(200);
     expect(new Set(records.map((r) => r.id))).toEqual(new Set(ids));

@@ -218,6 +218,7 @@ describe('upstream faults', () => {
     }
 
     // exactly one usage record, and nothing held for the request
+    await gw.settled();
     const records = await prisma.usageRecord.findMany({ where: { id: recordId } });
     expect(records).toHaveLength(1);
     expect(records[0].status).toBe(row.usage);

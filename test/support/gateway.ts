@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { INestApplication } from '@nestjs/common';
 import { AppConfig, loadConfig } from '@app/common';
+import { DeferredSettlements } from '@app/billing';
 import { createGateway } from '../../apps/gateway/src/bootstrap';
 import { createTestDatabase, realRedisUrl } from './databases';
 import { startSimulator, type SimulatorHandle } from '../../apps/simulator/src';
@@ -31,6 +32,11 @@ export interface TestGateway {
   logs: LogCapture;
   /** fetch against the gateway with the admin token */
   admin(path: string, init?: { method?: string; body?: unknown; token?: string | null }): Promise<{ status: number; body: any }>;
+  /**
+   * Waits for the settlements the gateway writes after its answers (DeferredSettlements), so a test that
+   * reads usage records or balances from the database directly sees them, as the gateway's own reads do.
+   */
+  settled(): Promise<void>;
   /** a tenant with credit and one key */
   newTenant(creditUsd?: number, keyOptions?: Record<string, unknown>): Promise<{ tenantId: string; keyId: string; key: string }>;
   close(): Promise<void>;
@@ -86,6 +92,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
     config,
     logs,
     admin,
+    settled: () => app.get(DeferredSettlements).flush(undefined, 10_000),
     async newTenant(creditUsd = 10, keyOptions = {}) {
       const t = await admin('/admin/tenants', { body: { name: `tenant-${randomBytes(3).toString('hex')}`, credit_usd: creditUsd } });
       if (t.status !== 201) throw new Error(`tenant create failed: ${JSON.stringify(t.body)}`);

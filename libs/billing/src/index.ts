@@ -2,6 +2,7 @@ export * from './money';
 export * from './ledger.service';
 export * from './reservation-sweeper.service';
 export * from './billing.service';
+export * from './deferred-settlements.service';
 export * from './usage.service';
 export * from './pricing/cost';
 export * from './pricing/estimate';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '@app/common';
 import { PrismaService, type UsageRecord } from '@app/database';
+import { DeferredSettlements } from './deferred-settlements.service';
 import { formatUsd, microsToUsd } from './money';
 
 export type UsageGroupBy = 'model' | 'day' | 'key';
@@ -68,9 +69,13 @@ export function usageRecordView(u: UsageRecord) {
  */
 @Injectable()
 export class UsageService {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly settlements: DeferredSettlements,
+  ) {}
 
   async summary(tenantId: string, q: UsageQuery) {
+    await this.settlements.flush(tenantId);
     const from = q.from ?? new Date(0);
     const to = q.to ?? new Date('9999-12-31T00:00:00Z');
     const groupExpr =
@@ -112,6 +117,7 @@ export class UsageService {
   }
 
   async record(tenantId: string, id: string) {
+    await this.settlements.flush(tenantId);
     // Ids are request and job ids; text Postgres cannot even compare (a NUL) names no record, so it is a 404, not a 500.
     const u = id.includes('\u0000') ? null : await this.prisma.usageRecord.findFirst({ where: { id, tenantId } });
     if (!u) throw ApiError.notFound(`No usage record with id ${id.slice(0, 100)}.`, 'usage_not_found');
@@ -120,6 +126,7 @@ export class UsageService {
 
   /** CSV of a tenant's usage records, oldest first, for export. */
   async csv(tenantId: string, q: UsageQuery): Promise<string> {
+    await this.settlements.flush(tenantId);
     const records = await this.prisma.usageRecord.findMany({
       where: { tenantId, createdAt: { gte: q.from ?? new Date(0), lt: q.to ?? new Date('9999-12-31T00:00:00Z') } },
       orderBy: { createdAt: 'asc' },

@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { ApiKey } from '@app/database';
-import { microsToUsd, usdToMicros } from '@app/billing';
+import { DeferredSettlements, microsToUsd, usdToMicros } from '@app/billing';
 import { AdminOnly, ApiKeyService, TenantService } from '@app/tenancy';
 import { AddCreditDto, CreateKeyDto, CreateTenantDto } from './admin.dto';
 import { UuidParam } from './uuid-param.pipe';
@@ -32,6 +32,7 @@ export class AdminController {
   constructor(
     private readonly tenants: TenantService,
     private readonly keys: ApiKeyService,
+    private readonly settlements: DeferredSettlements,
   ) {}
 
   @Post('tenants')
@@ -44,6 +45,7 @@ export class AdminController {
   @Get('tenants/:id')
   @ApiOperation({ summary: 'A tenant and its balance' })
   async getTenant(@Param('id', UuidParam) id: string) {
+    await this.settlements.flush(id);
     const t = await this.tenants.get(id);
     return {
       id: t.id,

@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { microsToUsd } from '@app/billing';
+import { DeferredSettlements, microsToUsd } from '@app/billing';
 import { Auth, type AuthContext, TenantService } from '@app/tenancy';
 
 class BalanceResponse {
@@ -15,12 +15,16 @@ class BalanceResponse {
 @ApiSecurity('x-goog-api-key')
 @Controller('v1')
 export class BalanceController {
-  constructor(private readonly tenants: TenantService) {}
+  constructor(
+    private readonly tenants: TenantService,
+    private readonly settlements: DeferredSettlements,
+  ) {}
 
   @Get('balance')
   @ApiOperation({ summary: "The calling tenant's balance" })
   @ApiOkResponse({ type: BalanceResponse })
   async balance(@Auth() auth: AuthContext): Promise<BalanceResponse> {
+    await this.settlements.flush(auth.tenantId);
     const t = await this.tenants.get(auth.tenantId);
     return {
       object: 'balance',

@@ -12,6 +12,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ApiError, AppConfig, MetricsService } from '@app/common';
 import {
   BillingService,
+  DeferredSettlements,
   PriceBook,
   RateLimiter,
   chatReserveMicros,
@@ -99,6 +100,9 @@ export interface HeaderSink {
   setHeaders(headers: Record<string, string>): void;
 }
 
+/** What happened to a call, as its usage record says (the rest of the record comes from the call). */
+type CallOutcome = Omit<SettleInput, 'endpoint' | 'requestedModel' | 'attempts' | 'latencyMs'>;
+
 /** Everything one request carries from step to step. */
 interface ChatCall {
   auth: AuthContext;
@@ -137,6 +141,7 @@ export class ChatService {
     private readonly rateLimiter: RateLimiter,
     private readonly priceBook: PriceBook,
     private readonly billing: BillingService,
+    private readonly settlements: DeferredSettlements,
     private readonly provider: ProviderClient,
     private readonly metrics: MetricsService,
     private readonly imageInputs: ImageInputInliner,
@@ -240,7 +245,7 @@ export class ChatService {
     const { result, model, level } = outcome;
     const priced = this.priceOf(call, model);
     const cost = computeCost(priced.price.price, result.usage);
-    await this.settle(call, {
+    const settlement = this.settlementOf(call, {
       servedModel: model.id,
       provider: model.provider,
       fallbackLevel: level,
@@ -249,8 +254,12 @@ export class ChatService {
       cost,
       priceId: priced.price.priceId,
     });
+    // The cost is known before anything is written, so the answer leaves first and the usage record is
+    // written after it, off the response's latency. The request is not done until the record is written
+    // or spooled for retry (DeferredSettlements), and the reservation holds the spend until then.
     call.responder.setHeaders({ ...this.servedHeaders(model, level), [CHAT_HEADERS.cost]: formatUsd(cost.totalMicros) });
     call.responder.sendCompletion({ ...result.completion, model: model.id }, result.usage, model);
+    await this.settlements.settle(call.reservation, settlement);
   }
 
   private async stream(call: ChatCall): Promise<void> {
@@ -449,16 +458,17 @@ export class ChatService {
     return apiError;
   }
 
-  private async settle(
-    call: ChatCall,
-    input: Omit<SettleInput, 'endpoint' | 'requestedModel' | 'attempts' | 'latencyMs'>,
-  ): Promise<void> {
-    await this.billing.settle(call.reservation, {
+  private async settle(call: ChatCall, input: CallOutcome): Promise<void> {
+    await this.billing.settle(call.reservation, this.settlementOf(call, input));
+  }
+
+  private settlementOf(call: ChatCall, input: CallOutcome): SettleInput {
+    return {
       endpoint: call.endpoint,
       requestedModel: call.request.model,
       attempts: Math.max(1, call.attempts.length),
       latencyMs: Date.now() - call.startedAt,
       ...input,
-    });
+    };
   }
 }
