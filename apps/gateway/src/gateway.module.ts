@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import {
+  AccessLogMiddleware,
   AppConfig,
   CommonModule,
   ConfigModule,
@@ -58,6 +59,6 @@ export class GatewayModule implements NestModule {
 
   configure(consumer: MiddlewareConsumer): void {
     const everything = { path: '*path', method: RequestMethod.ALL };
-    consumer.apply(RequestIdMiddleware, MetricsMiddleware, JsonBodyMiddleware).forRoutes(everything);
+    consumer.apply(RequestIdMiddleware, AccessLogMiddleware, MetricsMiddleware, JsonBodyMiddleware).forRoutes(everything);
   }
 }
