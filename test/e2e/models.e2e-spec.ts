@@ -42,8 +42,18 @@ describe('models, through the official SDKs', () => {
     expect(byId.get('google/gemini-2.5-flash-image').capabilities.images_endpoint).toBe(false);
     expect(byId.get('google/gemini-2.5-flash-image').capabilities.image_output_via_chat).toBe(true);
 
+    // Retired seed models stay listed, with the shutdown their provider announced.
+    for (const id of ['openai/gpt-image-1', 'google/imagen-4.0-generate-001', 'google/gemini-2.5-flash-image']) {
+      expect(byId.get(id).deprecation).toMatchObject({ shutdown: expect.stringMatching(/^\d{4}-\d\d-\d\d$/), source: expect.stringMatching(/^https:\/\//) });
+    }
+    expect(byId.get('openai/gpt-image-2').deprecation).toBeUndefined();
+    // Prompt-length bands and time-of-day rates are listed with the price.
+    expect(byId.get('google/gemini-2.5-pro').pricing.tokens.long_context).toEqual([{ threshold_tokens: 200_000, input: '2.50', output: '15.00' }]);
+    expect(byId.get('deepseek/deepseek-flash').pricing.tokens.time_of_day[0]).toMatchObject({ label: 'off-peak', input: '0.15' });
+
     const one = await client.models.retrieve('openai/gpt-4o-mini');
     expect(one.id).toBe('openai/gpt-4o-mini');
+    expect((one as unknown as { deprecation?: { shutdown?: string } }).deprecation?.shutdown).toBe('2027-01-14');
     await expect(client.models.retrieve('openai/no-such-model')).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
   });
 

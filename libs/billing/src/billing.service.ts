@@ -153,7 +153,7 @@ export class BillingService {
         cost.toString(),
         input.priceId,
         JSON.stringify(lines),
-        u ? u.textInput + u.audioInput : 0,
+        u ? u.textInput + u.audioInput + (u.cacheWriteInput ?? 0) : 0,
         u?.cachedInput ?? 0,
         u?.textOutput ?? 0,
         u?.reasoningOutput ?? 0,

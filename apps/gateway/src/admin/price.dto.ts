@@ -1,10 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDateString, IsNumber, IsObject, IsOptional, IsString, MaxLength, Min, ValidateNested } from 'class-validator';
-import type { ModelPrice, TokenRates } from '@app/providers';
+import { ArrayMaxSize, IsArray, IsDateString, IsInt, IsNumber, IsObject, IsOptional, IsString, MaxLength, Min, ValidateNested } from 'class-validator';
+import type { ModelPrice, PromptBand, TokenRates } from '@app/providers';
 import { usdToMicros } from '@app/billing';
 
 const USD = { maxDecimalPlaces: 6, allowNaN: false, allowInfinity: false };
+
+/** Rates for prompts longer than `threshold_tokens`, USD per 1,000,000 tokens. */
+export class PromptBandDto {
+  @ApiProperty({ example: 200000, description: 'the band applies to prompts longer than this many input tokens' })
+  @IsInt() @Min(1) threshold_tokens!: number;
+  @ApiProperty({ example: 2.5 }) @IsNumber(USD) @Min(0) input!: number;
+  @ApiProperty({ example: 15 }) @IsNumber(USD) @Min(0) output!: number;
+  @ApiPropertyOptional() @IsOptional() @IsNumber(USD) @Min(0) cached_input?: number;
+  @ApiPropertyOptional() @IsOptional() @IsNumber(USD) @Min(0) cache_write?: number;
+}
 
 /** USD per 1,000,000 tokens. */
 export class TokenRatesDto {
@@ -15,6 +25,10 @@ export class TokenRatesDto {
   @ApiPropertyOptional() @IsOptional() @IsNumber(USD) @Min(0) image_input?: number;
   @ApiPropertyOptional() @IsOptional() @IsNumber(USD) @Min(0) image_output?: number;
   @ApiPropertyOptional() @IsOptional() @IsNumber(USD) @Min(0) audio_input?: number;
+  @ApiPropertyOptional({ description: 'input tokens written to the prompt cache' }) @IsOptional() @IsNumber(USD) @Min(0) cache_write?: number;
+  @ApiPropertyOptional({ type: [PromptBandDto], description: 'prompt-length bands, thresholds ascending' })
+  @IsOptional() @IsArray() @ArrayMaxSize(8) @ValidateNested({ each: true }) @Type(() => PromptBandDto)
+  long_context?: PromptBandDto[];
 }
 
 export class PriceOverrideDto {
@@ -32,19 +46,42 @@ export class PriceOverrideDto {
 
 const opt = (v: number | undefined) => (v === undefined ? undefined : Number(usdToMicros(v)));
 
+function defined<T extends object>(value: T): T {
+  for (const k of Object.keys(value) as (keyof T)[]) if (value[k] === undefined) delete value[k];
+  return value;
+}
+
+function toBands(bands: PromptBandDto[]): PromptBand[] {
+  bands.forEach((b, i) => {
+    if (i > 0 && b.threshold_tokens <= bands[i - 1].threshold_tokens) {
+      throw new RangeError('tokens.long_context must list its bands by ascending threshold_tokens');
+    }
+  });
+  return bands.map((b) =>
+    defined<PromptBand>({
+      thresholdTokens: b.threshold_tokens,
+      input: Number(usdToMicros(b.input)),
+      output: Number(usdToMicros(b.output)),
+      cachedInput: opt(b.cached_input),
+      cacheWrite: opt(b.cache_write),
+    }),
+  );
+}
+
 export function toModelPrice(dto: PriceOverrideDto): ModelPrice {
   let tokens: TokenRates | undefined;
   if (dto.tokens) {
-    tokens = {
+    tokens = defined<TokenRates>({
       input: Number(usdToMicros(dto.tokens.input)),
       output: Number(usdToMicros(dto.tokens.output)),
       cachedInput: opt(dto.tokens.cached_input),
+      cacheWrite: opt(dto.tokens.cache_write),
       reasoningOutput: opt(dto.tokens.reasoning_output),
       imageInput: opt(dto.tokens.image_input),
       imageOutput: opt(dto.tokens.image_output),
       audioInput: opt(dto.tokens.audio_input),
-    };
-    for (const k of Object.keys(tokens) as (keyof TokenRates)[]) if (tokens[k] === undefined) delete tokens[k];
+      longContext: dto.tokens.long_context?.length ? toBands(dto.tokens.long_context) : undefined,
+    });
   }
   let perImage: ModelPrice['perImage'];
   if (dto.per_image) {

@@ -23,7 +23,7 @@ export class ModelsController {
 
   @Get('v1/models')
   @ApiTags('Models')
-  @ApiOperation({ summary: 'Models this key may call, with capabilities and list prices (OpenAI list shape)' })
+  @ApiOperation({ summary: 'Models this key may call, with capabilities, list prices and announced retirements (OpenAI list shape)' })
   list(@Auth() auth: AuthContext) {
     return toOpenAiModelList(this.access.visible(auth.allowedModels), { created: CATALOG_CREATED });
   }

@@ -1,5 +1,5 @@
 import type { ChatCompletionRequest, ModelSpec } from '@app/providers';
-import { effectiveRates, maxPerImagePrice, perImagePrice, tokenCost } from './cost';
+import { maxPerImagePrice, perImagePrice, reachableRates, tokenCost } from './cost';
 
 /**
  * Worst-case costs, reserved before any upstream call so that concurrent requests can never spend more
@@ -45,18 +45,31 @@ export function outputTokenBound(model: ModelSpec, req: Pick<ChatCompletionReque
   return perChoice * Math.max(1, req.n ?? 1);
 }
 
-/** Worst case for a chat request on one model, in micro-USD. */
-export function chatReserveMicros(model: ModelSpec, req: ChatCompletionRequest, imagesWanted = 0, imageCtx: { size?: string; quality?: string } = {}): bigint {
+/**
+ * Worst case for a chat request on one model, in micro-USD: every input token at the dearest input-side
+ * rate and every output token at the dearest output-side rate, over the prompt bands the request's input
+ * bound can reach (a short prompt is not reserved at long-context rates) and the time-of-day rates for
+ * `startedAt` (unknown = the base rates, the catalog's dearest time of day).
+ */
+export function chatReserveMicros(
+  model: ModelSpec,
+  req: ChatCompletionRequest,
+  imagesWanted = 0,
+  imageCtx: { size?: string; quality?: string } = {},
+  startedAt?: Date,
+): bigint {
   const price = model.price;
   if (!price) throw new Error(`model ${model.id} has no price`);
   const input = inputTokenBound(req);
   const output = outputTokenBound(model, req);
   let total = 0n;
   if (price.tokens) {
-    const base = price.tokens;
-    const long = effectiveRates(base, Number.MAX_SAFE_INTEGER);
-    const inRate = Math.max(base.input, long.input, base.imageInput ?? 0, base.audioInput ?? 0);
-    const outRate = Math.max(base.output, long.output, base.reasoningOutput ?? 0);
+    let inRate = 0;
+    let outRate = 0;
+    for (const r of reachableRates(price.tokens, input, startedAt)) {
+      inRate = Math.max(inRate, r.input, r.cacheWrite ?? 0, r.imageInput ?? 0, r.audioInput ?? 0);
+      outRate = Math.max(outRate, r.output, r.reasoningOutput ?? 0);
+    }
     total += tokenCost(input, inRate) + tokenCost(output, outRate);
   }
   if (imagesWanted > 0) total += imageReserveMicros(model, imagesWanted, imageCtx);

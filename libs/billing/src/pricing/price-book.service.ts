@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { PrismaService, Prisma } from '@app/database';
 import { ModelCatalog, type ModelPrice, type ModelSpec } from '@app/providers';
+import { normalizePrice } from './cost';
 
 export interface CurrentPrice {
   priceId: string;
@@ -86,7 +87,8 @@ export class PriceBook implements OnModuleInit {
     const rows = await this.prisma.$queryRaw<{ id: string; model: string; version: number; rates: ModelPrice; is_override: boolean }[]>`
       SELECT DISTINCT ON (model) id, model, version, rates, is_override FROM prices ORDER BY model, version DESC`;
     const next = new Map<string, CurrentPrice>();
-    for (const r of rows) next.set(r.model, { priceId: r.id, version: r.version, price: r.rates, isOverride: r.is_override });
+    // Rows written before prompt bands were a list carry one band object; they are served in today's shape.
+    for (const r of rows) next.set(r.model, { priceId: r.id, version: r.version, price: normalizePrice(r.rates), isOverride: r.is_override });
     this.current = next;
     this.loadedAt = Date.now();
   }

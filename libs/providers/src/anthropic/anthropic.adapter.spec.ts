@@ -5,6 +5,7 @@ import type { SseEvent, UpstreamResponse } from '../adapter';
 import { UpstreamError } from '../errors';
 import { SseParser } from '../http/sse-reader';
 import type { ChatCompletionChunk, ChatCompletionRequest } from '../types/chat';
+import { toOpenAIUsage } from '../types/usage';
 import { AnthropicAdapter, type AnthropicStreamState } from './anthropic.adapter';
 import type { AnthropicRequest } from './anthropic.types';
 
@@ -203,8 +204,8 @@ describe('AnthropicAdapter response', () => {
     expect(completion.choices[0].message.content).toBe('Grey waves fold and break.');
     expect(completion.choices[0].message.reasoning_content).toBe('A haiku has three lines.');
     expect(completion.choices[0].finish_reason).toBe('stop');
-    // input_tokens excludes cache reads and writes; cache writes have no usage field yet and count as input
-    expect(usage).toEqual({ textInput: 250, cachedInput: 1800, imageInput: 0, audioInput: 0, textOutput: 120, reasoningOutput: 0, imageOutput: 0, images: 0 });
+    // input_tokens excludes cache reads and writes; cache writes are their own dimension, billed at cacheWrite
+    expect(usage).toEqual({ textInput: 50, cachedInput: 1800, cacheWriteInput: 200, imageInput: 0, audioInput: 0, textOutput: 120, reasoningOutput: 0, imageOutput: 0, images: 0 });
     expect(completion.usage).toMatchObject({ prompt_tokens: 2050, completion_tokens: 120, total_tokens: 2170 });
     expect(completion.usage?.prompt_tokens_details?.cached_tokens).toBe(1800);
   });
@@ -245,6 +246,14 @@ describe('AnthropicAdapter stream', () => {
     expect(state.finished).toBe(true);
     expect(state.usage).toEqual({ textInput: 25, cachedInput: 300, imageInput: 0, audioInput: 0, textOutput: 15, reasoningOutput: 0, imageOutput: 0, images: 0 });
     expect(state.outputChars).toBe('Short answer.'.length + 'Hello!'.length);
+  });
+
+  it('reads cache writes apart from input in a stream, from message_start and the cumulative message_delta', () => {
+    const { chunks, state } = runStream('stream-cache-write.sse');
+    expect(chunks.flatMap((c) => c.choices).map((d) => d.delta.content ?? '').join('')).toBe('Cached.');
+    expect(state.usage).toEqual({ textInput: 12, cachedInput: 0, cacheWriteInput: 2048, imageInput: 0, audioInput: 0, textOutput: 4, reasoningOutput: 0, imageOutput: 0, images: 0 });
+    // The tenant's usage still counts the written tokens as prompt tokens.
+    expect(state.usage && toOpenAIUsage(state.usage)).toMatchObject({ prompt_tokens: 2060, completion_tokens: 4, total_tokens: 2064 });
   });
 
   it('streams tool calls with OpenAI indexes and argument fragments', () => {

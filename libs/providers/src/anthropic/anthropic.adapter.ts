@@ -220,16 +220,15 @@ export function mapStopReason(reason: string | null | undefined): FinishReason |
 
 /**
  * Anthropic's counts are disjoint already: `input_tokens` excludes cache reads and cache writes.
- * Cache reads are billed at 0.1× input. Cache writes are billed at 1.25× input for the 5-minute cache
- * (2× for the 1-hour cache) (https://docs.anthropic.com/en/docs/about-claude/pricing); NormalizedUsage
- * and TokenRates have no cache-write dimension, so they are counted as ordinary input for now. Switchyard
- * does not send `cache_control`, so Anthropic writes no cache for its requests and this is 0 in practice.
- * Thinking tokens are inside `output_tokens` (the API does not report them apart) and are billed at
- * the output rate, which is Anthropic's rate for them too.
+ * Cache reads are billed at 0.1x input; cache writes (`cache_creation_input_tokens`) at 1.25x input for
+ * the 5-minute cache (https://platform.claude.com/docs/en/about-claude/pricing), the catalog's
+ * `cacheWrite` rate. Switchyard never asks for the 1-hour cache (2x), so the writes it sees are
+ * 5-minute ones. Thinking tokens are inside `output_tokens` (the API does not report them apart) and are
+ * billed at the output rate, which is Anthropic's rate for them too.
  */
 export function normalizeAnthropicUsage(u: AnthropicUsage | null | undefined): NormalizedUsage {
-  return {
-    textInput: tokenCount(u?.input_tokens) + tokenCount(u?.cache_creation_input_tokens),
+  const usage: NormalizedUsage = {
+    textInput: tokenCount(u?.input_tokens),
     cachedInput: tokenCount(u?.cache_read_input_tokens),
     imageInput: 0,
     audioInput: 0,
@@ -238,6 +237,9 @@ export function normalizeAnthropicUsage(u: AnthropicUsage | null | undefined): N
     imageOutput: 0,
     images: 0,
   };
+  const cacheWrites = tokenCount(u?.cache_creation_input_tokens);
+  if (cacheWrites > 0) usage.cacheWriteInput = cacheWrites;
+  return usage;
 }
 
 export function toChatCompletion(model: ModelSpec, resp: AnthropicResponse): ChatCompletion {

@@ -3,7 +3,10 @@ import {
   ModelCatalog,
   displayNameOf,
   findCatalogProblems,
+  findFallbackProblems,
   formatMicroUsd,
+  isPastShutdown,
+  missingForFallback,
   toGeminiModelList,
   toOpenAiModelList,
 } from './catalog';
@@ -194,23 +197,74 @@ describe('model catalog data', () => {
       const { source, date, ...amounts } = model.price;
       expect(source).toMatch(/^https:\/\//);
       expect(date).toMatch(/^20\d\d-\d\d-\d\d$/);
-      expect(date <= '2026-11-20').toBe(true);
+      expect(date <= '2026-11-21').toBe(true);
       for (const [path, value] of numbersIn(amounts, model.id)) {
-        if (path.endsWith('.thresholdTokens')) continue;
+        if (path.endsWith('.thresholdTokens') || path.includes('.days.')) continue;
         expect({ path, ok: Number.isSafeInteger(value) && value >= 0 }).toEqual({ path, ok: true });
       }
     }
   });
 
-  it('never prices a long prompt below a short one', () => {
+  it('never prices a long prompt below a shorter one', () => {
+    let banded = 0;
     for (const model of MODEL_CATALOG) {
       const tokens = model.price?.tokens;
       if (tokens?.longContext === undefined) continue;
-      const long = tokens.longContext;
-      expect(long.thresholdTokens).toBeGreaterThan(0);
-      expect(long.input).toBeGreaterThanOrEqual(tokens.input);
-      expect(long.output).toBeGreaterThanOrEqual(tokens.output);
+      banded++;
+      let previous = { thresholdTokens: 0, input: tokens.input, output: tokens.output };
+      for (const band of tokens.longContext) {
+        expect({ id: model.id, above: band.thresholdTokens > previous.thresholdTokens }).toEqual({ id: model.id, above: true });
+        expect(band.input).toBeGreaterThanOrEqual(previous.input);
+        expect(band.output).toBeGreaterThanOrEqual(previous.output);
+        previous = band;
+      }
     }
+    expect(banded).toBeGreaterThan(5);
+  });
+
+  it("bills Qwen-Max by its three input-length bands instead of jumping to the top one", () => {
+    expect(spec('qwen/qwen-max').price?.tokens?.longContext).toEqual([
+      { thresholdTokens: 32_000, input: 2_400_000, output: 12_000_000 },
+      { thresholdTokens: 128_000, input: 3_000_000, output: 15_000_000 },
+    ]);
+  });
+
+  it("carries DeepSeek's peak rates as the base and its off-peak hours at half", () => {
+    for (const id of ['deepseek/deepseek-flash', 'deepseek/deepseek-v4-pro']) {
+      const tokens = spec(id).price?.tokens;
+      const offPeak = tokens?.timeOfDay?.[0];
+      expect(offPeak?.label).toBe('off-peak');
+      expect(offPeak && tokens && [offPeak.input * 2, offPeak.output * 2, (offPeak.cachedInput ?? 0) * 2]).toEqual(
+        tokens && [tokens.input, tokens.output, tokens.cachedInput],
+      );
+      // Weekday peak windows 01:00-04:00 and 06:00-10:00 UTC are outside every off-peak window.
+      expect(offPeak?.windows).toEqual(
+        expect.arrayContaining([
+          { days: [1, 2, 3, 4, 5], from: '04:00', to: '06:00' },
+          { days: [0, 6], from: '00:00', to: '24:00' },
+        ]),
+      );
+    }
+  });
+
+  it('keeps the retired seed models listed, with the shutdown the provider announced and a route onwards', () => {
+    const retired = [
+      'openai/gpt-image-1',
+      'google/imagen-4.0-fast-generate-001',
+      'google/imagen-4.0-generate-001',
+      'google/imagen-4.0-ultra-generate-001',
+      'google/gemini-2.5-flash-image',
+    ];
+    for (const id of retired) {
+      const model = spec(id);
+      expect({ id, past: isPastShutdown(model, '2026-11-21') }).toEqual({ id, past: true });
+      expect(model.deprecation?.source).toMatch(/^https:\/\//);
+      expect(model.price).not.toBeNull();
+    }
+    expect(spec('openai/gpt-image-1').fallbacks).toEqual(['openai/gpt-image-2']);
+    expect(spec('google/gemini-2.5-flash-image').fallbacks).toEqual(['google/gemini-3.1-flash-image-preview']);
+    // Imagen Standard has no Imagen fallback that takes all its requests (Ultra renders one image).
+    expect(spec('google/imagen-4.0-generate-001').fallbacks).toBeUndefined();
   });
 
   it('records the list prices the seeds are most often billed at', () => {
@@ -218,6 +272,42 @@ describe('model catalog data', () => {
     expect(spec('google/imagen-4.0-generate-001').price?.perImage).toEqual({ '*': { '*': 40_000 } });
     expect(spec('anthropic/claude-sonnet-4.6').price?.tokens).toMatchObject({ input: 3_000_000, output: 15_000_000 });
     expect(spec('openai/gpt-image-1').price?.perImage?.high?.['1024x1024']).toBe(167_000);
+  });
+
+  it('gives the seed image models and the main chat models same-provider fallbacks', () => {
+    const withFallbacks = [
+      ...GPT_IMAGE_SEEDS.filter((id) => id !== 'openai/gpt-image-2'),
+      'google/imagen-4.0-fast-generate-001',
+      'google/imagen-4.0-ultra-generate-001',
+      'grok/grok-imagine-image-pro',
+      ...IMAGE_VIA_CHAT_SEEDS.filter((id) => id !== 'google/gemini-3.1-flash-image-preview'),
+      ...CHAT_SEEDS,
+      'openai/gpt-5.6-sol',
+      'anthropic/claude-opus-4.7',
+      'grok/grok-4.7',
+      'deepseek/deepseek-v4-pro',
+      'qwen/qwen-max',
+    ];
+    for (const id of withFallbacks) expect({ id, fallbacks: (spec(id).fallbacks ?? []).length > 0 }).toEqual({ id, fallbacks: true });
+  });
+
+  it('only falls back to another model of the same provider that serves everything the model serves on its route', () => {
+    expect(findFallbackProblems(MODEL_CATALOG)).toEqual([]);
+    const byId = new Map(MODEL_CATALOG.map((m) => [m.id, m]));
+    let count = 0;
+    for (const model of MODEL_CATALOG) {
+      for (const id of model.fallbacks ?? []) {
+        count++;
+        const fallback = byId.get(id);
+        expect({ from: model.id, id, known: fallback !== undefined }).toEqual({ from: model.id, id, known: true });
+        if (fallback === undefined) continue;
+        expect(fallback.id).not.toBe(model.id);
+        expect(fallback.provider).toBe(model.provider);
+        expect(fallback.price).not.toBeNull();
+        expect({ from: model.id, id, missing: missingForFallback(model, fallback) }).toEqual({ from: model.id, id, missing: [] });
+      }
+    }
+    expect(count).toBeGreaterThan(20);
   });
 });
 
@@ -259,6 +349,94 @@ describe('findCatalogProblems', () => {
       price: { perImage: { standard: { '2048x2048': 1 } }, source: 'https://example.test', date: '2026-11-20' },
     });
     expect(findCatalogProblems([model])).toEqual(['google/e: priced size 2048x2048 not accepted']);
+  });
+});
+
+describe('findCatalogProblems on bands, hours, deprecations and fallbacks', () => {
+  const image = (id: string, caps: Partial<ModelSpec['capabilities']>): ModelSpec =>
+    testModel({
+      id,
+      capabilities: { ...testModel({ id: 'x/x' }).capabilities, chat: false, streaming: false, imagesEndpoint: true, ...caps },
+      price: { perImage: { '*': { '*': 1 } }, source: 'https://example.test', date: '2026-11-20' },
+    });
+
+  it('refuses bands out of order and time-of-day rates that are unreadable or dearer than the base', () => {
+    const problems = findCatalogProblems([
+      testModel({
+        id: 'google/bands',
+        price: {
+          tokens: {
+            input: 10,
+            output: 20,
+            longContext: [
+              { thresholdTokens: 100, input: 20, output: 40 },
+              { thresholdTokens: 100, input: 30, output: 60 },
+            ],
+          },
+          source: 'https://example.test',
+          date: '2026-11-20',
+        },
+      }),
+      testModel({
+        id: 'google/hours',
+        price: {
+          tokens: {
+            input: 10,
+            output: 20,
+            timeOfDay: [
+              { label: 'night', windows: [{ days: [7], from: '25:00', to: '01:00' }], input: 5, output: 10 },
+              { label: 'dear', windows: [{ days: [1], from: '02:00', to: '01:00' }], input: 50, output: 10 },
+            ],
+          },
+          source: 'https://example.test',
+          date: '2026-11-20',
+        },
+      }),
+    ]);
+    expect(problems).toEqual([
+      'google/bands: longContext[1] is not above the band before it',
+      'google/hours: timeOfDay[0].windows[0].days must be weekdays 0 (Sunday) to 6',
+      'google/hours: timeOfDay[0].windows[0] times must be HH:MM (UTC)',
+      'google/hours: timeOfDay[1].windows[0] ends before it starts',
+      'google/hours: timeOfDay[1] bills above the base rates',
+    ]);
+  });
+
+  it('refuses deprecations without dates or a source', () => {
+    const problems = findCatalogProblems([
+      testModel({ id: 'google/old', deprecation: { announced: '2026-05-01', shutdown: '2026-04-01', source: 'somewhere' } }),
+    ]);
+    expect(problems).toEqual([
+      'google/old: deprecation.shutdown 2026-04-01 is not a YYYY-MM-DD on or after the announcement',
+      'google/old: deprecation.source is not a URL',
+    ]);
+  });
+
+  it('refuses fallbacks that are unknown, the model itself, foreign, unpriced or narrower', () => {
+    const sizes = ['1024x1024', '2048x2048'];
+    const base = testModel({ id: 'x/x' }).capabilities;
+    const problems = findFallbackProblems([
+      testModel({
+        id: 'google/a',
+        capabilities: { ...base, tools: true, contextWindow: 1000 },
+        fallbacks: ['google/nope', 'google/a', 'openai/o', 'google/unpriced', 'google/small', 'google/wide'],
+      }),
+      testModel({ id: 'openai/o', provider: 'openai' }),
+      testModel({ id: 'google/unpriced', price: null }),
+      testModel({ id: 'google/small', capabilities: { ...base, contextWindow: 500 } }),
+      testModel({ id: 'google/wide', capabilities: { ...base, tools: true } }),
+      { ...image('google/img', { sizes, qualities: ['hd', 'auto'], maxN: 4 }), fallbacks: ['google/img-small', 'google/img-fine'] },
+      image('google/img-small', { sizes: ['1024x1024'], qualities: ['standard'], maxN: 1 }),
+      image('google/img-fine', { sizes: [...sizes, '512x512'], qualities: ['hd'], maxN: 4 }),
+    ]);
+    expect(problems).toEqual([
+      'google/a: fallback google/nope is not a model id in the catalog',
+      'google/a: falls back to itself',
+      "google/a: fallback openai/o is another provider's",
+      'google/a: fallback google/unpriced has no price',
+      'google/a: fallback google/small lacks tools, a context window of 1000',
+      'google/img: fallback google/img-small lacks size 2048x2048, quality hd, n up to 4',
+    ]);
   });
 });
 
@@ -324,6 +502,36 @@ describe('ModelCatalog', () => {
   });
 });
 
+describe('ModelCatalog.servingModels', () => {
+  const retired = testModel({
+    id: 'google/old',
+    deprecation: { announced: '2026-01-01', shutdown: '2026-06-01', source: 'https://example.test/deprecations' },
+    fallbacks: ['google/new'],
+  });
+  const retiredAlone = testModel({ id: 'google/alone', deprecation: { announced: '2026-01-01', shutdown: '2026-06-01', source: 'https://example.test' } });
+  const replacement = testModel({ id: 'google/new' });
+  const catalog = new ModelCatalog([retired, retiredAlone, replacement]);
+
+  it('sends calls to a model past its shutdown to the fallbacks its entry names', () => {
+    expect(catalog.servingModels(retired, '2026-06-01').map((m) => m.id)).toEqual(['google/new']);
+    expect(catalog.servingModels(retired, '2026-11-21').map((m) => m.id)).toEqual(['google/new']);
+  });
+
+  it('keeps calling a model before its shutdown, or one whose entry names no fallback', () => {
+    expect(catalog.servingModels(retired, '2026-05-31').map((m) => m.id)).toEqual(['google/old']);
+    expect(catalog.servingModels(retiredAlone, '2026-11-21').map((m) => m.id)).toEqual(['google/alone']);
+    expect(catalog.servingModels(replacement, '2026-11-21').map((m) => m.id)).toEqual(['google/new']);
+  });
+
+  it('routes the retired seed models of the real catalog onwards', () => {
+    const real = builtCatalog();
+    expect(real.servingModels(spec('openai/gpt-image-1'), '2026-11-21').map((m) => m.id)).toEqual(['openai/gpt-image-2']);
+    expect(real.servingModels(spec('grok/grok-imagine-image-pro'), '2026-11-21').map((m) => m.id)).toEqual(['grok/grok-imagine-image']);
+    expect(real.servingModels(spec('deepseek/deepseek-reasoner'), '2026-11-21').map((m) => m.id)).toEqual(['deepseek/deepseek-flash']);
+    expect(real.servingModels(spec('openai/gpt-4o-mini'), '2026-11-21').map((m) => m.id)).toEqual(['openai/gpt-4o-mini']);
+  });
+});
+
 describe('formatMicroUsd', () => {
   it.each([
     [150_000, '0.15'],
@@ -370,9 +578,10 @@ describe('toOpenAiModelList', () => {
     for (const entry of list.data) {
       const { source, date, currency, ...amounts } = entry.pricing ?? { source: '', date: '', currency: 'USD' };
       expect([source, date, currency].every((v) => typeof v === 'string')).toBe(true);
-      const numbers = numbersIn(amounts, entry.id).filter(([path]) => !path.endsWith('.threshold_tokens'));
+      const numbers = numbersIn(amounts, entry.id).filter(([path]) => !path.endsWith('.threshold_tokens') && !path.includes('.days.'));
       expect(numbers).toEqual([]);
-      for (const [path, usd] of stringsIn(amounts, entry.id)) {
+      const rates = stringsIn(amounts, entry.id).filter(([path]) => !/\.label$|\.windows\./.test(path));
+      for (const [path, usd] of rates) {
         expect({ path, usd }).toEqual({ path, usd: expect.stringMatching(/^\d+\.\d{2,6}$/) });
       }
     }
@@ -387,8 +596,28 @@ describe('toOpenAiModelList', () => {
       sizes: expect.arrayContaining(['1024x1024']),
     });
     const pro = list.data.find((e) => e.id === 'google/gemini-2.5-pro');
-    expect(pro?.pricing?.tokens?.long_context).toEqual({ threshold_tokens: 200_000, input: '2.50', output: '15.00' });
+    expect(pro?.pricing?.tokens?.long_context).toEqual([{ threshold_tokens: 200_000, input: '2.50', output: '15.00' }]);
+    const max = list.data.find((e) => e.id === 'qwen/qwen-max');
+    expect(max?.pricing?.tokens?.long_context?.map((b) => [b.threshold_tokens, b.input, b.output])).toEqual([
+      [32_000, '2.40', '12.00'],
+      [128_000, '3.00', '15.00'],
+    ]);
+    const flash = list.data.find((e) => e.id === 'deepseek/deepseek-flash');
+    expect(flash?.pricing?.tokens).toMatchObject({ input: '0.30', output: '1.20' });
+    expect(flash?.pricing?.tokens?.time_of_day?.[0]).toMatchObject({ label: 'off-peak', input: '0.15', cached_input: '0.003', output: '0.60' });
     expect(pro?.capabilities).toMatchObject({ context_window: 1_048_576, audio_input: true });
+  });
+
+  it('shows a retirement the provider announced, and nothing for other models', () => {
+    const imagen = list.data.find((e) => e.id === 'google/imagen-4.0-generate-001');
+    expect(imagen?.deprecation).toEqual({
+      announced: expect.stringMatching(/^\d{4}-\d\d-\d\d$/),
+      shutdown: '2026-08-17',
+      replacement: 'gemini-3.1-flash-image',
+      source: expect.stringMatching(/^https:\/\//),
+    });
+    expect(imagen?.pricing).not.toBeNull();
+    expect(list.data.find((e) => e.id === 'openai/gpt-image-2')).not.toHaveProperty('deprecation');
   });
 
   it('shows an unpriced model with null pricing', () => {

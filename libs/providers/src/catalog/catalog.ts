@@ -3,7 +3,7 @@
  * `GET /v1beta/models` (Google's list) from it.
  */
 import { MODEL_CATALOG } from './catalog.data';
-import type { ImagePriceTable, ModelCapabilities, ModelPrice, ModelSpec, ProviderId, TokenRates } from './model-spec';
+import type { Deprecation, ImagePriceTable, ModelCapabilities, ModelPrice, ModelSpec, ProviderId, TimeWindow, TokenRates } from './model-spec';
 
 /** The capabilities that are plain yes/no switches (as opposed to sizes, limits, ...). */
 export type BooleanCapability = {
@@ -15,8 +15,11 @@ const GOOGLE_RESOURCE_PREFIX = 'models/';
 
 /**
  * Everything wrong with a list of model specs: names used twice (compared case-insensitively, because
- * lookup is), prices that are not non-negative integers, image models without sizes / qualities / maxN,
- * per-image prices keyed by a size or quality the model does not accept. Empty when the list is sound.
+ * lookup is), prices that are not non-negative integers, prompt bands out of order, time-of-day windows
+ * that do not parse or rates above the base ones, image models without sizes / qualities / maxN,
+ * per-image prices keyed by a size or quality the model does not accept, and deprecations without dates
+ * or a source. Empty when the list is sound. Fallbacks are checked apart (`findFallbackProblems`):
+ * routing skips unusable ones, so they do not make a catalog unusable.
  */
 export function findCatalogProblems(models: readonly ModelSpec[]): string[] {
   const problems: string[] = [];
@@ -31,8 +34,18 @@ export function findCatalogProblems(models: readonly ModelSpec[]): string[] {
     }
     problems.push(...priceProblems(model));
     problems.push(...imageProblems(model));
+    problems.push(...deprecationProblems(model.id, model.deprecation));
   }
   return problems;
+}
+
+/**
+ * Fallbacks that are unknown, the model itself, another provider's, unpriced, or unable to serve every
+ * request the model serves on its route. Empty when every configured fallback is sound.
+ */
+export function findFallbackProblems(models: readonly ModelSpec[]): string[] {
+  const byId = new Map(models.map((m) => [m.id, m]));
+  return models.flatMap((model) => fallbackProblems(model, byId));
 }
 
 function isImageModel(capabilities: ModelCapabilities): boolean {
@@ -43,12 +56,15 @@ function isAmount(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const CLOCK = /^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$/;
+
 function priceProblems(model: ModelSpec): string[] {
   const price = model.price;
   if (price === null) return [];
   const problems: string[] = [];
   if (price.tokens === undefined && price.perImage === undefined) problems.push(`${model.id}: price has no rates`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(price.date)) problems.push(`${model.id}: price date ${price.date} is not YYYY-MM-DD`);
+  if (!DATE.test(price.date)) problems.push(`${model.id}: price date ${price.date} is not YYYY-MM-DD`);
   if (!/^https:\/\//.test(price.source)) problems.push(`${model.id}: price source is not a URL`);
   for (const [field, value] of tokenAmounts(price.tokens)) {
     if (!isAmount(value)) problems.push(`${model.id}: tokens.${field} = ${value} is not an integer micro-USD amount`);
@@ -58,22 +74,126 @@ function priceProblems(model: ModelSpec): string[] {
       if (!isAmount(value)) problems.push(`${model.id}: perImage ${quality}/${size} = ${value} is not an integer`);
     }
   }
+  if (price.tokens !== undefined) problems.push(...bandProblems(model.id, price.tokens), ...timeOfDayProblems(model.id, price.tokens));
   return problems;
 }
 
+/** Every rate in a rate card with its path; thresholds, window days and labels are not rates. */
 function tokenAmounts(tokens: TokenRates | undefined): [string, number][] {
   if (tokens === undefined) return [];
   const amounts: [string, number][] = [];
-  const { longContext, ...flat } = tokens;
-  for (const [field, value] of Object.entries(flat)) {
-    if (typeof value === 'number') amounts.push([field, value]);
+  const { longContext, timeOfDay, ...flat } = tokens;
+  const collect = (prefix: string, rates: object) => {
+    for (const [field, value] of Object.entries(rates)) {
+      if (typeof value === 'number' && field !== 'thresholdTokens') amounts.push([`${prefix}${field}`, value]);
+    }
+  };
+  collect('', flat);
+  (longContext ?? []).forEach((band, i) => collect(`longContext[${i}].`, band));
+  (timeOfDay ?? []).forEach((t, i) => collect(`timeOfDay[${i}].`, t));
+  return amounts;
+}
+
+function bandProblems(id: string, tokens: TokenRates): string[] {
+  const bands = tokens.longContext;
+  if (bands === undefined) return [];
+  if (!Array.isArray(bands)) return [`${id}: longContext is not a list of bands`];
+  const problems: string[] = [];
+  bands.forEach((band, i) => {
+    if (!Number.isSafeInteger(band.thresholdTokens) || band.thresholdTokens <= 0) {
+      problems.push(`${id}: longContext[${i}].thresholdTokens ${band.thresholdTokens} is not a positive integer`);
+    }
+    if (i > 0 && band.thresholdTokens <= bands[i - 1].thresholdTokens) {
+      problems.push(`${id}: longContext[${i}] is not above the band before it`);
+    }
+  });
+  return problems;
+}
+
+function minutesOf(clock: string): number {
+  const [h, m] = clock.split(':').map(Number);
+  return h * 60 + m;
+}
+
+function windowProblems(id: string, path: string, w: TimeWindow): string[] {
+  const problems: string[] = [];
+  if (w.days.length === 0 || w.days.some((d) => !Number.isInteger(d) || d < 0 || d > 6)) {
+    problems.push(`${id}: ${path}.days must be weekdays 0 (Sunday) to 6`);
   }
-  if (longContext !== undefined) {
-    for (const [field, value] of Object.entries(longContext)) {
-      if (typeof value === 'number') amounts.push([`longContext.${field}`, value]);
+  if (!CLOCK.test(w.from) || !CLOCK.test(w.to)) problems.push(`${id}: ${path} times must be HH:MM (UTC)`);
+  else if (minutesOf(w.from) >= minutesOf(w.to)) problems.push(`${id}: ${path} ends before it starts`);
+  return problems;
+}
+
+/** Time-of-day rates must parse and never exceed the base ones, which bill an unknown start time. */
+function timeOfDayProblems(id: string, tokens: TokenRates): string[] {
+  const problems: string[] = [];
+  (tokens.timeOfDay ?? []).forEach((t, i) => {
+    const path = `timeOfDay[${i}]`;
+    if (t.windows.length === 0) problems.push(`${id}: ${path} has no windows`);
+    t.windows.forEach((w, j) => problems.push(...windowProblems(id, `${path}.windows[${j}]`, w)));
+    if (t.input > tokens.input || t.output > tokens.output || (t.cachedInput ?? 0) > (tokens.cachedInput ?? tokens.input)) {
+      problems.push(`${id}: ${path} bills above the base rates`);
+    }
+  });
+  return problems;
+}
+
+function deprecationProblems(id: string, d: Deprecation | undefined): string[] {
+  if (d === undefined) return [];
+  const problems: string[] = [];
+  if (!DATE.test(d.announced)) problems.push(`${id}: deprecation.announced ${d.announced} is not YYYY-MM-DD`);
+  if (d.shutdown !== undefined && (!DATE.test(d.shutdown) || d.shutdown < d.announced)) {
+    problems.push(`${id}: deprecation.shutdown ${d.shutdown} is not a YYYY-MM-DD on or after the announcement`);
+  }
+  if (!/^https:\/\//.test(d.source)) problems.push(`${id}: deprecation.source is not a URL`);
+  return problems;
+}
+
+/** Chat capabilities a fallback must also have: the chat route checks each of them. */
+const CHAT_ROUTE_CAPABILITIES = ['chat', 'streaming', 'tools', 'vision', 'audioInput', 'jsonSchema'] as const;
+/** Image capabilities a fallback must also have on the image routes. */
+const IMAGE_ROUTE_CAPABILITIES = ['chat', 'vision', 'imagesEndpoint', 'imageOutputViaChat', 'imageEditing'] as const;
+
+/**
+ * What `fallback` lacks to serve every request `model` serves on its route, as readable phrases. A size,
+ * quality or capability the model accepts must be accepted by the fallback too ('auto' quality is the
+ * model's own choice, so any fallback takes it); `n` up to the model's maxN; where both declare a context
+ * window, the fallback's must be at least as large.
+ */
+export function missingForFallback(model: ModelSpec, fallback: ModelSpec): string[] {
+  const a = model.capabilities;
+  const b = fallback.capabilities;
+  const missing: string[] = [];
+  const switches = isImageModel(a) ? IMAGE_ROUTE_CAPABILITIES : CHAT_ROUTE_CAPABILITIES;
+  for (const key of switches) if (a[key] && !b[key]) missing.push(key);
+  if (isImageModel(a)) {
+    for (const size of a.sizes ?? []) if (!(b.sizes ?? []).includes(size)) missing.push(`size ${size}`);
+    for (const quality of a.qualities ?? []) {
+      if (quality !== 'auto' && !(b.qualities ?? []).includes(quality)) missing.push(`quality ${quality}`);
+    }
+    if ((b.maxN ?? 1) < (a.maxN ?? 1)) missing.push(`n up to ${a.maxN}`);
+  }
+  if (a.contextWindow !== undefined && b.contextWindow !== undefined && b.contextWindow < a.contextWindow) {
+    missing.push(`a context window of ${a.contextWindow}`);
+  }
+  return missing;
+}
+
+function fallbackProblems(model: ModelSpec, byId: ReadonlyMap<string, ModelSpec>): string[] {
+  const problems: string[] = [];
+  for (const id of model.fallbacks ?? []) {
+    const fallback = byId.get(id);
+    if (fallback === undefined) problems.push(`${model.id}: fallback ${id} is not a model id in the catalog`);
+    else if (fallback.id === model.id) problems.push(`${model.id}: falls back to itself`);
+    else if (fallback.provider !== model.provider) problems.push(`${model.id}: fallback ${id} is another provider's`);
+    else if (fallback.price === null) problems.push(`${model.id}: fallback ${id} has no price`);
+    else {
+      const missing = missingForFallback(model, fallback);
+      if (missing.length > 0) problems.push(`${model.id}: fallback ${id} lacks ${missing.join(', ')}`);
     }
   }
-  return amounts;
+  return problems;
 }
 
 function imageProblems(model: ModelSpec): string[] {
@@ -140,6 +260,31 @@ export class ModelCatalog {
   listByProvider(provider: ProviderId): ModelSpec[] {
     return this.models.filter((model) => model.provider === provider);
   }
+
+  /**
+   * The models a call naming `model` goes to on `today`: a model past its shutdown date whose entry names
+   * fallbacks goes to those, in order (the catalog says so explicitly); any other model, retired or not,
+   * goes to itself and its upstream decides.
+   */
+  servingModels(model: ModelSpec, today: string): ModelSpec[] {
+    if (!isPastShutdown(model, today) || !model.fallbacks?.length) return [model];
+    const replacements = model.fallbacks.map((id) => this.resolve(id)).filter((m): m is ModelSpec => m !== undefined);
+    return replacements.length > 0 ? replacements : [model];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Retired models
+
+/** `YYYY-MM-DD` of an instant, in UTC. */
+export function utcDay(at: Date): string {
+  return at.toISOString().slice(0, 10);
+}
+
+/** Whether the provider's announced shutdown date of `model` has come on `today` (`YYYY-MM-DD`, UTC). */
+export function isPastShutdown(model: ModelSpec, today: string): boolean {
+  const shutdown = model.deprecation?.shutdown;
+  return shutdown !== undefined && today >= shutdown;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -191,7 +336,34 @@ export interface OpenAiTokenPricing {
   image_input?: string;
   image_output?: string;
   audio_input?: string;
-  long_context?: { threshold_tokens: number; input: string; cached_input?: string; output: string };
+  /** prompt-length bands, ascending: a prompt longer than `threshold_tokens` input tokens bills at the band */
+  long_context?: OpenAiPromptBand[];
+  /** cheaper rates for requests that start inside the windows (UTC) */
+  time_of_day?: OpenAiTimeOfDayRates[];
+}
+
+export interface OpenAiPromptBand {
+  threshold_tokens: number;
+  input: string;
+  cached_input?: string;
+  cache_write?: string;
+  output: string;
+}
+
+export interface OpenAiTimeOfDayRates {
+  label: string;
+  /** weekdays 0 (Sunday) to 6 and `HH:MM` times, UTC, `to` exclusive */
+  windows: { days: number[]; from: string; to: string }[];
+  input: string;
+  cached_input?: string;
+  output: string;
+}
+
+export interface OpenAiDeprecation {
+  announced: string;
+  shutdown?: string;
+  replacement?: string;
+  source: string;
 }
 
 export interface OpenAiModelPricing {
@@ -213,6 +385,8 @@ export interface OpenAiModelEntry {
   capabilities: OpenAiModelCapabilities;
   /** null: the model is listed but refused until it has a price */
   pricing: OpenAiModelPricing | null;
+  /** the provider's announced retirement, when there is one */
+  deprecation?: OpenAiDeprecation;
 }
 
 export interface OpenAiModelList {
@@ -255,7 +429,6 @@ function optionalUsd(microUsd: number | undefined): string | undefined {
 }
 
 function toOpenAiTokenPricing(t: TokenRates): OpenAiTokenPricing {
-  const long = t.longContext;
   return copyDefined<OpenAiTokenPricing>({
     input: formatMicroUsd(t.input),
     cached_input: optionalUsd(t.cachedInput),
@@ -265,15 +438,24 @@ function toOpenAiTokenPricing(t: TokenRates): OpenAiTokenPricing {
     image_input: optionalUsd(t.imageInput),
     image_output: optionalUsd(t.imageOutput),
     audio_input: optionalUsd(t.audioInput),
-    long_context:
-      long === undefined
-        ? undefined
-        : copyDefined({
-            threshold_tokens: long.thresholdTokens,
-            input: formatMicroUsd(long.input),
-            cached_input: optionalUsd(long.cachedInput),
-            output: formatMicroUsd(long.output),
-          }),
+    long_context: t.longContext?.map((band) =>
+      copyDefined<OpenAiPromptBand>({
+        threshold_tokens: band.thresholdTokens,
+        input: formatMicroUsd(band.input),
+        cached_input: optionalUsd(band.cachedInput),
+        cache_write: optionalUsd(band.cacheWrite),
+        output: formatMicroUsd(band.output),
+      }),
+    ),
+    time_of_day: t.timeOfDay?.map((rates) =>
+      copyDefined<OpenAiTimeOfDayRates>({
+        label: rates.label,
+        windows: rates.windows.map((w) => ({ days: [...w.days], from: w.from, to: w.to })),
+        input: formatMicroUsd(rates.input),
+        cached_input: optionalUsd(rates.cachedInput),
+        output: formatMicroUsd(rates.output),
+      }),
+    ),
   });
 }
 
@@ -309,6 +491,7 @@ export function toOpenAiModelList(models: readonly ModelSpec[], options: OpenAiM
       aliases: [...model.aliases],
       capabilities: toOpenAiCapabilities(model.capabilities),
       pricing: toOpenAiPricing(model.price),
+      ...(model.deprecation === undefined ? {} : { deprecation: copyDefined<OpenAiDeprecation>({ ...model.deprecation }) }),
     })),
   };
 }

@@ -1,9 +1,13 @@
 export type {
+  Deprecation,
   ImagePriceTable,
   ModelCapabilities,
   ModelPrice,
   ModelSpec,
+  PromptBand,
   ProviderId,
+  TimeOfDayRates,
+  TimeWindow,
   TokenRates,
 } from './model-spec';
 export { MODEL_CATALOG, UNPRICED_MODELS } from './catalog.data';
@@ -11,7 +15,11 @@ export {
   ModelCatalog,
   displayNameOf,
   findCatalogProblems,
+  findFallbackProblems,
   formatMicroUsd,
+  isPastShutdown,
+  missingForFallback,
+  utcDay,
   toGeminiModelList,
   toOpenAiModelList,
 } from './catalog';
@@ -19,10 +27,13 @@ export type {
   BooleanCapability,
   GeminiModelEntry,
   GeminiModelList,
+  OpenAiDeprecation,
   OpenAiModelCapabilities,
   OpenAiModelEntry,
   OpenAiModelList,
   OpenAiModelListOptions,
   OpenAiModelPricing,
+  OpenAiPromptBand,
+  OpenAiTimeOfDayRates,
   OpenAiTokenPricing,
 } from './catalog';

@@ -15,6 +15,41 @@ export type ProviderId =
   | 'minimax';
 
 /**
+ * Rates that replace the base input / cached / cache-write / output rates for a request whose prompt is
+ * longer than `thresholdTokens` (input + cached + cache-write + image + audio input tokens). A prompt of
+ * exactly `thresholdTokens` stays below the band; providers that switch "once the prompt reaches N" are
+ * written with `thresholdTokens: N - 1`.
+ */
+export interface PromptBand {
+  thresholdTokens: number;
+  input: number;
+  output: number;
+  /** omitted = the base `cachedInput` (or the band's `input` when the base has none) */
+  cachedInput?: number;
+  /** omitted = the base `cacheWrite` */
+  cacheWrite?: number;
+}
+
+/** A weekly time window in UTC: `days` are 0 (Sunday) to 6, `from`/`to` are `HH:MM`, `to` exclusive (`24:00` allowed). */
+export interface TimeWindow {
+  days: number[];
+  from: string;
+  to: string;
+}
+
+/**
+ * Rates that replace the base input / cached / output rates for a request that starts inside one of the
+ * windows (e.g. DeepSeek's off-peak hours). The request's start time decides, whatever its duration.
+ */
+export interface TimeOfDayRates {
+  label: string;
+  windows: TimeWindow[];
+  input: number;
+  output: number;
+  cachedInput?: number;
+}
+
+/**
  * Token rates in integer micro-USD per 1,000,000 tokens (so $0.15 / 1M tokens is 150_000).
  * A dimension the provider does not bill separately is omitted and falls back as documented per field.
  */
@@ -38,8 +73,14 @@ export interface TokenRates {
   imageOutput?: number;
   /** audio input tokens; omitted = billed at `input` */
   audioInput?: number;
-  /** input above a long-context threshold (e.g. Gemini Pro > 200k tokens): rates that replace the above */
-  longContext?: { thresholdTokens: number; input: number; output: number; cachedInput?: number };
+  /**
+   * Prompt-length bands in ascending `thresholdTokens` order: the last band whose threshold the prompt
+   * exceeds replaces the base rates (Gemini Pro: one band above 200K; Qwen: up to three). Price rows
+   * stored before bands were a list hold a single band object, which is read as a list of one.
+   */
+  longContext?: PromptBand[];
+  /** time-of-day rates (DeepSeek's off-peak hours); the base rates apply outside every window */
+  timeOfDay?: TimeOfDayRates[];
 }
 
 /** Per-image prices in integer micro-USD, keyed by quality then size (use '*' for "any"). */
@@ -90,6 +131,22 @@ export interface ModelSpec {
   capabilities: ModelCapabilities;
   /** list price; a model without one is refused, never billed $0 */
   price: ModelPrice | null;
-  /** configured fallbacks used where the API has no per-request chain (Gemini-native route) */
+  /**
+   * Configured fallbacks (public ids), used where the API has no per-request chain (the Gemini-native
+   * route) and, for a model past its shutdown date, instead of the model itself.
+   */
   fallbacks?: string[];
+  /** the provider's announced retirement; the model stays listed and callable (the upstream decides) */
+  deprecation?: Deprecation;
+}
+
+export interface Deprecation {
+  /** YYYY-MM-DD the provider announced it */
+  announced: string;
+  /** YYYY-MM-DD after which the provider stops serving it (its earliest announced date) */
+  shutdown?: string;
+  /** the provider's recommended replacement, as the provider names it (not necessarily in this catalog) */
+  replacement?: string;
+  /** the provider's deprecation page */
+  source: string;
 }

@@ -10,6 +10,12 @@ export interface NormalizedUsage {
   textInput: number;
   /** input tokens served from the provider's prompt cache */
   cachedInput: number;
+  /**
+   * input tokens written to the provider's prompt cache, where the provider reports them apart and bills
+   * them above plain input (Anthropic's `cache_creation_input_tokens`). Set only when non-zero, so usage
+   * recorded before the field existed reads the same; absent = 0.
+   */
+  cacheWriteInput?: number;
   /** image input tokens, where the provider reports them separately */
   imageInput: number;
   /** audio input tokens */
@@ -24,7 +30,8 @@ export interface NormalizedUsage {
   images: number;
 }
 
-export const USAGE_FIELDS: readonly (keyof NormalizedUsage)[] = [
+/** The counts every usage carries (`cacheWriteInput` is optional and handled on its own). */
+export const USAGE_FIELDS: readonly Exclude<keyof NormalizedUsage, 'cacheWriteInput'>[] = [
   'textInput',
   'cachedInput',
   'imageInput',
@@ -51,11 +58,19 @@ export function emptyUsage(): NormalizedUsage {
 export function addUsage(a: NormalizedUsage, b: NormalizedUsage): NormalizedUsage {
   const out = emptyUsage();
   for (const k of USAGE_FIELDS) out[k] = a[k] + b[k];
+  const cacheWriteInput = cacheWriteTokens(a) + cacheWriteTokens(b);
+  if (cacheWriteInput > 0) out.cacheWriteInput = cacheWriteInput;
   return out;
 }
 
+/** Cache-write input tokens, 0 when the usage carries none. */
+export function cacheWriteTokens(u: NormalizedUsage): number {
+  return u.cacheWriteInput ?? 0;
+}
+
+/** Every input token of the request: text, cached, cache writes, image and audio. */
 export function totalInputTokens(u: NormalizedUsage): number {
-  return u.textInput + u.cachedInput + u.imageInput + u.audioInput;
+  return u.textInput + u.cachedInput + cacheWriteTokens(u) + u.imageInput + u.audioInput;
 }
 
 export function totalOutputTokens(u: NormalizedUsage): number {
