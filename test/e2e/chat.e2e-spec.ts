@@ -18,10 +18,19 @@ interface UsageRow {
   output_tokens: number;
   reasoning_tokens: number;
   image_input_tokens: number;
+  created_at: Date;
+}
+
+/** The rates in force when the request ran: the base ones, or a time-of-day band (DeepSeek's off-peak) covering it. */
+function ratesAt(base: TokenRates, at: Date): TokenRates {
+  const minute = at.getUTCHours() * 60 + at.getUTCMinutes();
+  const hhmm = (s: string) => Number(s.slice(0, 2)) * 60 + Number(s.slice(3, 5));
+  const band = base.timeOfDay?.find((t) => t.windows.some((w) => w.days.includes(at.getUTCDay()) && minute >= hhmm(w.from) && minute < hhmm(w.to)));
+  return band ? { ...base, input: band.input, output: band.output, cachedInput: band.cachedInput ?? band.input } : base;
 }
 
 function listCost(modelId: string, u: UsageRow): bigint {
-  const rates = catalog.resolve(modelId)?.price?.tokens as TokenRates;
+  const rates = ratesAt(catalog.resolve(modelId)?.price?.tokens as TokenRates, u.created_at);
   return (
     line(u.input_tokens, rates.input) +
     line(u.cached_tokens, rates.cachedInput ?? rates.input) +

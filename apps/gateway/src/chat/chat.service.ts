@@ -209,7 +209,7 @@ export class ChatService {
     for (const [index, model] of route.chain.entries()) {
       const priced = await this.priced(model, route.params[index] ?? 'model');
       prices.set(model.id, priced);
-      const worst = chatReserveMicros(priced.model, adapterRequest(model, request));
+      const worst = chatReserveMicros(priced.model, adapterRequest(model, request), 0, {}, new Date(startedAt));
       if (worst > reserveMicros) reserveMicros = worst;
     }
     const reservation = await this.billing.reserve(requestId, { tenantId: auth.tenantId, keyId: auth.keyId }, reserveMicros);
@@ -244,7 +244,7 @@ export class ChatService {
 
     const { result, model, level } = outcome;
     const priced = this.priceOf(call, model);
-    const cost = computeCost(priced.price.price, result.usage);
+    const cost = computeCost(priced.price.price, result.usage, { startedAt: new Date(call.startedAt) });
     const settlement = this.settlementOf(call, {
       servedModel: model.id,
       provider: model.provider,
@@ -311,7 +311,7 @@ export class ChatService {
     const complete = final !== undefined && failure === undefined && !tenantLeft;
     const usage = complete && final ? final : stream.usageSoFar();
     const priced = this.priceOf(call, model);
-    const cost = computeCost(priced.price.price, usage.usage);
+    const cost = computeCost(priced.price.price, usage.usage, { startedAt: new Date(call.startedAt) });
     const upstreamFailure = failure !== undefined && !tenantLeft;
     const apiError = upstreamFailure ? this.toApiError(failure) : undefined;
 
@@ -389,7 +389,7 @@ export class ChatService {
     }
     const priced = await this.priced(model, param);
     call.prices.set(model.id, priced);
-    const worst = chatReserveMicros(priced.model, adapterRequest(model, call.request));
+    const worst = chatReserveMicros(priced.model, adapterRequest(model, call.request), 0, {}, new Date(call.startedAt));
     if (worst > call.reservation.amountMicros) call.reservation = await this.billing.topUp(call.reservation, worst);
   }
 
