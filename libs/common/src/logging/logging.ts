@@ -61,7 +61,10 @@ export function rootLogger(config: AppConfig, destination?: DestinationStream): 
  * every request: here one line per request is written from a handful of fields.
  */
 export function loggerParams(config: AppConfig, destination?: DestinationStream): Params {
-  return { pinoHttp: { logger: rootLogger(config, destination) }, useExisting: true };
+  // No per-request middleware from nestjs-pino (`forRoutes: []`): its request-scoped logger runs every
+  // request inside an AsyncLocalStorage, which on Node 20 turns on async hooks for every promise of the
+  // process. Logs from services go to the root logger; the access line carries the request's fields.
+  return { pinoHttp: { logger: rootLogger(config, destination) }, useExisting: true, forRoutes: [] };
 }
 
 type LoggedRequest = IncomingMessage & { id?: unknown; logContext?: Record<string, unknown>; originalUrl?: string };
