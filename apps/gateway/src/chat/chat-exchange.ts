@@ -39,7 +39,13 @@ export class ChatExchange implements ChatExchangePort {
   }
 
   sendJson(status: number, body: unknown): void {
-    this.res.status(status).json(body);
+    // Written directly rather than through Express's res.json/res.send (ETag, freshness and charset work
+    // an API answer never needs), on the path of every chat answer.
+    const text = JSON.stringify(body);
+    this.res.statusCode = status;
+    this.res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    this.res.setHeader('Content-Length', Buffer.byteLength(text));
+    this.res.end(text);
   }
 
   startEvents(headers: Record<string, string>): void {
