@@ -1,4 +1,4 @@
-import { GoogleGenAI, Type, type GenerateContentResponse } from '@google/genai';
+import { GoogleGenAI, HarmBlockThreshold, HarmCategory, Type, type GenerateContentResponse } from '@google/genai';
 import sharp from 'sharp';
 import { PrismaService } from '@app/database';
 import { ModelCatalog, type TokenRates } from '@app/providers';
@@ -58,9 +58,14 @@ describe('POST /v1beta/models/{model}:generateContent through @google/genai', ()
   let tenant: { tenantId: string; keyId: string; key: string };
   let ai: GoogleGenAI;
 
+  /** The request's one usage record; it may be written just after the answer left, so it is waited for briefly. */
   const usageRecord = async (id: string | undefined): Promise<UsageRow> => {
     expect(id).toBeDefined();
-    const rows = await prisma.usageRecord.findMany({ where: { id } });
+    let rows = await prisma.usageRecord.findMany({ where: { id } });
+    for (const until = Date.now() + 5_000; rows.length === 0 && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      rows = await prisma.usageRecord.findMany({ where: { id } });
+    }
     expect(rows).toHaveLength(1);
     return rows[0] as unknown as UsageRow;
   };
@@ -256,6 +261,127 @@ describe('POST /v1beta/models/{model}:generateContent through @google/genai', ()
       expect.arrayContaining([{ inlineData: { mimeType: 'image/png', data: input.toString('base64') } }, { text: 'Make the background a beach scene.' }]),
     );
     expect(res.usageMetadata?.promptTokensDetails).toEqual(expect.arrayContaining([expect.objectContaining({ modality: 'IMAGE' })]));
+  });
+
+  describe('what only Google has a place for', () => {
+    const DANGEROUS_ONLY_HIGH = [{ category: HarmCategory.HARM_CATEGORY_DANGEROUS_CONTENT, threshold: HarmBlockThreshold.BLOCK_ONLY_HIGH }];
+    const googleBody = (i = 0): any => gw.sim.calls({ provider: 'google' })[i].body;
+
+    it('forwards safetySettings and topK to Gemini and returns its safetyRatings, whole and streamed', async () => {
+      const config = { safetySettings: DANGEROUS_ONLY_HIGH, topK: 20 };
+      const res = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Describe the tide.', config });
+      expect(googleBody().safetySettings).toEqual([{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', threshold: 'BLOCK_ONLY_HIGH' }]);
+      expect(googleBody().generationConfig.topK).toBe(20);
+      const ratings = res.candidates?.[0].safetyRatings ?? [];
+      expect(ratings.map((r) => r.category)).toEqual([
+        'HARM_CATEGORY_HARASSMENT',
+        'HARM_CATEGORY_HATE_SPEECH',
+        'HARM_CATEGORY_SEXUALLY_EXPLICIT',
+        'HARM_CATEGORY_DANGEROUS_CONTENT',
+      ]);
+      expect(ratings.every((r) => r.probability === 'NEGLIGIBLE')).toBe(true);
+
+      gw.sim.reset();
+      const chunks: GenerateContentResponse[] = [];
+      for await (const chunk of await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'Describe the tide.', config })) chunks.push(chunk);
+      expect(googleBody().safetySettings).toHaveLength(1);
+      expect(chunks.length).toBeGreaterThan(1);
+      expect(chunks.every((c) => (c.candidates?.[0].safetyRatings ?? []).length === 4)).toBe(true);
+    });
+
+    it('accepts safetySettings and topK for another provider\'s model, sends neither, and invents no ratings', async () => {
+      const res = await ai.models.generateContent({ model: 'openai/gpt-4o-mini', contents: 'Describe the tide.', config: { safetySettings: DANGEROUS_ONLY_HIGH, topK: 20 } });
+      expect(res.text?.length).toBeGreaterThan(0);
+      const sent = gw.sim.calls({ provider: 'openai' })[0].body as Record<string, unknown>;
+      expect(Object.keys(sent).filter((k) => /safety|top_?k|google/i.test(k))).toEqual([]);
+      expect(res.candidates?.[0].safetyRatings).toBeUndefined();
+      expect(res.promptFeedback).toBeUndefined();
+    });
+
+    it('answers a prompt Google blocked with promptFeedback and its ratings, whole and streamed, at no charge', async () => {
+      const config = { safetySettings: DANGEROUS_ONLY_HIGH };
+      const contents = 'How are explosives made?';
+      const res = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents, config });
+      expect(res.candidates).toBeUndefined();
+      expect(res.text).toBeUndefined();
+      expect(res.promptFeedback?.blockReason).toBe('SAFETY');
+      expect(res.promptFeedback?.safetyRatings).toEqual(
+        expect.arrayContaining([{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }]),
+      );
+      const record = await usageRecord(header(res, 'x-request-id'));
+      expect(record).toMatchObject({ status: 'failed', costMicros: 0n });
+
+      const chunks: GenerateContentResponse[] = [];
+      for await (const chunk of await ai.models.generateContentStream({ model: 'gemini-2.5-flash', contents, config })) chunks.push(chunk);
+      expect(chunks).toHaveLength(1);
+      expect(chunks[0].promptFeedback).toEqual(res.promptFeedback);
+      expect(chunks[0].candidates).toBeUndefined();
+      const streamed = await usageRecord(chunks[0].sdkHttpResponse?.headers?.['x-request-id']);
+      expect(streamed).toMatchObject({ status: 'failed', costMicros: 0n, endpoint: '/v1beta/models/{model}:streamGenerateContent' });
+    });
+
+    it('reads a context cache at Google and bills its tokens as cached input at the model\'s list price', async () => {
+      const res = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Summarise the cached report.', config: { cachedContent: 'cachedContents/e2e-report' } });
+      expect(googleBody().cachedContent).toBe('cachedContents/e2e-report');
+      const u = res.usageMetadata!;
+      expect(u.cachedContentTokenCount).toBeGreaterThanOrEqual(2048);
+      expect(u.promptTokenCount).toBeGreaterThan(u.cachedContentTokenCount!);
+      const record = await usageRecord(header(res, 'x-request-id'));
+      expect(record.cachedTokens).toBe(u.cachedContentTokenCount);
+      expect(record.inputTokens).toBe(u.promptTokenCount! - u.cachedContentTokenCount!);
+      expect(record.costMicros).toBe(listCost('google/gemini-2.5-flash', record));
+
+      // a cache lives at Google: another provider's model cannot read it
+      await expect(
+        ai.models.generateContent({ model: 'openai/gpt-4o-mini', contents: 'Summarise the cached report.', config: { cachedContent: 'cachedContents/e2e-report' } }),
+      ).rejects.toMatchObject({ status: 400, message: expect.stringContaining('cachedContent') });
+      expect(gw.sim.calls({ provider: 'openai' })).toHaveLength(0);
+    });
+
+    const TIDES = [
+      {
+        functionDeclarations: [
+          { name: 'get_tide', description: 'High tide time for a port', parameters: { type: Type.OBJECT, properties: { port: { type: Type.STRING } }, required: ['port'] } },
+        ],
+      },
+    ];
+    const signed = (sig: string | undefined): boolean => typeof sig === 'string' && Buffer.from(sig, 'base64').toString().startsWith('sig:');
+
+    it("returns Gemini 3's thought signatures and sends them back on the next turns, as the SDK's history holds them", async () => {
+      const question = { role: 'user', parts: [{ text: 'When is high tide in Porto?' }] };
+      const first = await ai.models.generateContent({ model: 'gemini-3.5-flash', contents: [question], config: { tools: TIDES } });
+      const call = first.candidates?.[0].content;
+      const callPart = call?.parts?.find((p) => p.functionCall);
+      expect(callPart?.functionCall?.name).toBe('get_tide');
+      expect(signed(callPart?.thoughtSignature)).toBe(true);
+
+      const answer = { role: 'user', parts: [{ functionResponse: { name: 'get_tide', response: { output: '12:04' } } }] };
+      const second = await ai.models.generateContent({ model: 'gemini-3.5-flash', contents: [question, call!, answer], config: { tools: TIDES } });
+      expect(gw.sim.calls({ provider: 'google' })[1].status).toBe(200);
+      expect(googleBody(1).contents[1].parts[0]).toEqual({ functionCall: callPart?.functionCall, thoughtSignature: callPart?.thoughtSignature });
+      const reply = second.candidates?.[0].content;
+      expect(second.text?.length).toBeGreaterThan(0);
+      const textSignature = reply?.parts?.[reply.parts.length - 1].thoughtSignature;
+      expect(signed(textSignature)).toBe(true);
+
+      await ai.models.generateContent({ model: 'gemini-3.5-flash', contents: [question, call!, answer, reply!, { role: 'user', parts: [{ text: 'Thanks!' }] }], config: { tools: TIDES } });
+      expect(googleBody(2).contents[3].parts).toEqual([{ text: second.text, thoughtSignature: textSignature }]);
+    });
+
+    it('streams the signature of a function call and of the last text', async () => {
+      const chunks: GenerateContentResponse[] = [];
+      for await (const c of await ai.models.generateContentStream({ model: 'gemini-3.5-flash', contents: 'When is high tide in Porto?', config: { tools: TIDES } })) chunks.push(c);
+      const callParts = chunks.flatMap((c) => c.candidates?.[0].content?.parts ?? []).filter((p) => p.functionCall);
+      expect(callParts).toHaveLength(1);
+      expect(signed(callParts[0].thoughtSignature)).toBe(true);
+
+      const text: GenerateContentResponse[] = [];
+      for await (const c of await ai.models.generateContentStream({ model: 'gemini-3.5-flash', contents: 'Say something about tides.' })) text.push(c);
+      const withSignature = text.flatMap((c) => c.candidates?.[0].content?.parts ?? []).filter((p) => p.thoughtSignature);
+      expect(withSignature).toHaveLength(1);
+      expect(withSignature[0].text?.length).toBeGreaterThan(0);
+      expect(signed(withSignature[0].thoughtSignature)).toBe(true);
+    });
   });
 
   describe("errors in Google's envelope", () => {

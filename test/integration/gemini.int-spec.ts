@@ -131,13 +131,46 @@ describe('Gemini-native route on the wire', () => {
     const body = JSON.parse(res.text);
     expect(body.promptFeedback).toEqual({ blockReason: 'SAFETY' });
     expect(body.candidates).toBeUndefined();
-    const [record] = await records(res.headers['x-request-id']);
+    const [record] = await eventually(() => records(res.headers['x-request-id']), (r) => r.length === 1);
     expect(record.status).toBe('failed');
     expect(record.costMicros).toBe(0n);
+
+    // The chat route answers the same refusal in OpenAI's way, as before.
+    gw.sim.script({ provider: 'google', body: { promptFeedback: { blockReason: 'SAFETY', safetyRatings: [{ category: 'HARM_CATEGORY_HARASSMENT', probability: 'HIGH', blocked: true }] } } });
+    const chat = await post(gw.url, '/v1/chat/completions', tenant.key, { model: 'google/gemini-2.5-flash', messages: [{ role: 'user', content: 'hi' }] });
+    expect(chat.status).toBe(400);
+    expect(JSON.parse(chat.text)).toEqual({
+      error: { message: 'google: The upstream provider blocked the prompt (SAFETY)', type: 'invalid_request_error', param: null, code: 'content_policy_violation' },
+    });
+  });
+
+  it("serves a cachedContent request by the model named, without falling back, and answers Google's unknown cache as the tenant's 400", async () => {
+    const spec = gw.app.get(ModelCatalog).resolve('google/gemini-2.5-flash') as ModelSpec;
+    const configured = spec.fallbacks;
+    spec.fallbacks = ['google/gemini-2.5-flash-lite', 'openai/gpt-4o-mini'];
+    try {
+      gw.sim.script({ provider: 'google', status: 503, times: Infinity });
+      const res = await post(gw.url, '/v1beta/models/gemini-2.5-flash:generateContent', tenant.key, { ...HELLO, cachedContent: 'cachedContents/abc' });
+      expect(res.status).toBe(502);
+      expect(gw.sim.calls({ provider: 'openai' })).toHaveLength(0);
+      const google = gw.sim.calls({ provider: 'google' });
+      expect(new Set(google.map((c) => c.model))).toEqual(new Set(['gemini-2.5-flash']));
+      expect(google.every((c) => (c.body as { cachedContent?: string }).cachedContent === 'cachedContents/abc')).toBe(true);
+    } finally {
+      spec.fallbacks = configured;
+    }
+    gw.sim.reset();
+    // The Gemini API names caches `cachedContents/{id}`; it does not know a Vertex AI name.
+    const unknown = await post(gw.url, '/v1beta/models/gemini-2.5-flash:generateContent', tenant.key, { ...HELLO, cachedContent: 'projects/p/cachedContents/abc' });
+    expect(unknown.status).toBe(400);
+    expect(JSON.parse(unknown.text).error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT', message: expect.stringContaining('CachedContent not found') });
+    const [record] = await eventually(() => records(unknown.headers['x-request-id']), (r) => r.length === 1);
+    expect(record).toMatchObject({ status: 'failed', costMicros: 0n });
   });
 
   it('falls back along the model\'s configured fallbacks and bills the serving model', async () => {
     const spec = gw.app.get(ModelCatalog).resolve('google/gemini-2.5-flash') as ModelSpec;
+    const configured = spec.fallbacks;
     spec.fallbacks = ['openai/gpt-4o-mini'];
     try {
       gw.sim.script({ provider: 'google', status: 503, times: Infinity });
@@ -150,7 +183,7 @@ describe('Gemini-native route on the wire', () => {
       expect(record).toMatchObject({ servedModel: 'openai/gpt-4o-mini', fallbackLevel: 1, status: 'succeeded' });
       expect(record.attempts).toBeGreaterThan(1);
     } finally {
-      delete spec.fallbacks;
+      spec.fallbacks = configured;
     }
   });
 
@@ -199,7 +232,11 @@ describe('Gemini-native route on the wire', () => {
   it.each([
     ['an unknown method', '/v1beta/models/gemini-2.5-flash:countTokens', HELLO, 404, 'NOT_FOUND'],
     ['no method', '/v1beta/models/gemini-2.5-flash', HELLO, 404, 'NOT_FOUND'],
-    ['cachedContent', '/v1beta/models/gemini-2.5-flash:generateContent', { ...HELLO, cachedContent: 'cachedContents/abc' }, 400, 'INVALID_ARGUMENT'],
+    ['cachedContent for another provider\'s model', '/v1beta/models/openai/gpt-4o-mini:generateContent', { ...HELLO, cachedContent: 'cachedContents/abc' }, 400, 'INVALID_ARGUMENT'],
+    ['cachedContent for an image model', '/v1beta/models/gemini-2.5-flash-image:generateContent', { ...HELLO, cachedContent: 'cachedContents/abc' }, 400, 'INVALID_ARGUMENT'],
+    ['cachedContent beside a system instruction', '/v1beta/models/gemini-2.5-flash:generateContent', { ...HELLO, cachedContent: 'cachedContents/abc', systemInstruction: { parts: [{ text: 'x' }] } }, 400, 'INVALID_ARGUMENT'],
+    ['a malformed cache name', '/v1beta/models/gemini-2.5-flash:generateContent', { ...HELLO, cachedContent: 'abc' }, 400, 'INVALID_ARGUMENT'],
+    ['an unknown safety threshold', '/v1beta/models/gemini-2.5-flash:generateContent', { ...HELLO, safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_MOST' }] }, 400, 'INVALID_ARGUMENT'],
     ['a stream from an image model', '/v1beta/models/gemini-2.5-flash-image:streamGenerateContent?alt=sse', HELLO, 400, 'INVALID_ARGUMENT'],
     ['an imageSize the model lacks', '/v1beta/models/gemini-2.5-flash-image:generateContent', { ...HELLO, generationConfig: { imageConfig: { imageSize: '4K' } } }, 400, 'INVALID_ARGUMENT'],
     ['an unknown aspect ratio', '/v1beta/models/gemini-2.5-flash-image:generateContent', { ...HELLO, generationConfig: { imageConfig: { aspectRatio: '7:3' } } }, 400, 'INVALID_ARGUMENT'],

@@ -3,6 +3,7 @@
  * image, Imagen) and Anthropic adapters end to end, and the Gemini-native translation fed by a real stream.
  */
 import {
+  GOOGLE_FIELDS,
   type ChatCompletionRequest,
   type ChatStreamItem,
   type ModelCapabilities,
@@ -11,7 +12,7 @@ import {
   ProviderClient,
   UpstreamError,
 } from '@app/providers';
-import { GeminiStreamTranslator, geminiRequestToChat } from '../../libs/providers/src/google';
+import { GeminiStreamTranslator, chatResponseToGemini, geminiRequestToChat } from '../../libs/providers/src/google';
 import { type SimulatorHandle, simulatorBaseUrls, startSimulator } from '../../apps/simulator/src';
 
 const KEYS = { google: 'AIzaIntGoogle0123456789abcdef', anthropic: 'sk-ant-int-0123456789abcdef' };
@@ -23,6 +24,7 @@ const model = (provider: ProviderId, upstreamId: string, caps: Partial<ModelCapa
   ({ id: `${provider}/${upstreamId}`, provider, upstreamId, aliases: [], capabilities: { ...CAPS, ...caps }, price: null });
 
 const FLASH = model('google', 'gemini-2.5-flash');
+const FLASH3 = model('google', 'gemini-3.5-flash');
 const FLASH_IMAGE = model('google', 'gemini-2.5-flash-image', { imageOutputViaChat: true, streaming: false, tools: false });
 const IMAGEN = model('google', 'imagen-4.0-generate-001', { chat: false, imagesEndpoint: true });
 const SONNET = model('anthropic', 'claude-sonnet-4-6');
@@ -126,6 +128,47 @@ describe('Google and Anthropic adapters against the simulator', () => {
     const last = out[out.length - 1];
     expect(last.candidates?.[0].finishReason).toBe('STOP');
     expect(last.usageMetadata?.promptTokenCount).toBeGreaterThan(0);
+  });
+
+  it('Gemini-native on a Google model: safety settings out; ratings, signatures and a blocked prompt back, kept out of the JSON', async () => {
+    const safetySettings = [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', threshold: 'BLOCK_ONLY_HIGH' }];
+    const tools = [{ functionDeclarations: [{ name: 'get_tide', parameters: { type: 'OBJECT', properties: { port: { type: 'STRING' } } } }] }];
+    const ask = geminiRequestToChat({ contents: [{ role: 'user', parts: [{ text: 'High tide in Porto?' }] }], safetySettings, tools }, 'google/gemini-3.5-flash');
+    const whole = await client.chat(FLASH3, ask);
+    expect((sim.calls()[0].body as { safetySettings?: unknown }).safetySettings).toEqual(safetySettings);
+    expect(whole.completion.choices[0][GOOGLE_FIELDS]?.safetyRatings).toHaveLength(4);
+    const g = chatResponseToGemini(whole.completion, 'gemini-3.5-flash', whole.usage);
+    const call = g.candidates?.[0].content;
+    expect(call?.parts?.[0].functionCall?.name).toBe('get_tide');
+    expect(call?.parts?.[0].thoughtSignature).toBeTruthy();
+    // what the OpenAI-shaped route writes
+    expect(JSON.stringify(whole.completion)).not.toMatch(/safetyRatings|Signature/);
+
+    // the next turn goes back with the signature; Gemini 3 would refuse it otherwise
+    const next = geminiRequestToChat(
+      {
+        contents: [{ role: 'user', parts: [{ text: 'High tide in Porto?' }] }, call!, { role: 'user', parts: [{ functionResponse: { name: 'get_tide', response: { output: '12:04' } } }] }],
+        safetySettings,
+        tools,
+      },
+      'google/gemini-3.5-flash',
+    );
+    const items = (await collect(await client.chatStream(FLASH3, next))).items;
+    expect((sim.calls()[1].body as { contents: Array<{ parts: Array<{ thoughtSignature?: string }> }> }).contents[1].parts[0].thoughtSignature).toBe(call?.parts?.[0].thoughtSignature);
+    const chunks = items.flatMap((i) => (i.type === 'chunk' ? [i.chunk] : []));
+    const fields = chunks.flatMap((c) => c.choices.map((x) => x[GOOGLE_FIELDS])).filter((f) => f !== undefined);
+    expect(fields.some((f) => f?.textSignature)).toBe(true);
+    expect(fields.every((f) => f?.safetyRatings?.length === 4)).toBe(true);
+    expect(JSON.stringify(chunks)).not.toMatch(/safetyRatings|Signature/);
+
+    const blocked = geminiRequestToChat({ contents: [{ role: 'user', parts: [{ text: 'How are explosives made?' }] }], safetySettings }, 'google/gemini-3.5-flash');
+    for (const run of [() => client.chat(FLASH3, blocked), async () => collect(await client.chatStream(FLASH3, blocked))]) {
+      const error = await run().then(() => undefined, (e: unknown) => e);
+      expect(error).toMatchObject({ kind: 'content_policy', upstreamCode: 'SAFETY' });
+      expect((error as { [GOOGLE_FIELDS]?: unknown })[GOOGLE_FIELDS]).toMatchObject({
+        promptFeedback: { blockReason: 'SAFETY', safetyRatings: expect.arrayContaining([expect.objectContaining({ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', blocked: true })]) },
+      });
+    }
   });
 
   it('classifies scripted upstream faults', async () => {

@@ -61,8 +61,31 @@ describe('parseGeminiRequest', () => {
     [{ ...HELLO, tools: [{ functionDeclarations: [{ name: '1bad' }] }] }, 'tools[0].functionDeclarations[0].name'],
     [{ ...HELLO, toolConfig: { functionCallingConfig: { mode: 'SOMETIMES' } } }, 'toolConfig.functionCallingConfig.mode'],
     [{ ...HELLO, safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT' }] }, 'safetySettings[0].threshold'],
-    [{ ...HELLO, cachedContent: 'cachedContents/abc' }, 'cachedContent'],
+    [{ ...HELLO, safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_SOME' }] }, 'safetySettings[0].threshold'],
+    [{ ...HELLO, safetySettings: [{ category: 'VIOLENCE', threshold: 'BLOCK_NONE' }] }, 'safetySettings[0].category'],
+    [{ ...HELLO, cachedContent: 42 }, 'cachedContent'],
+    [{ ...HELLO, cachedContent: 'abc123' }, 'cachedContent'],
+    [{ ...HELLO, cachedContent: 'cachedContents/' }, 'cachedContent'],
+    [{ ...HELLO, cachedContent: 'cachedContents/abc/../def' }, 'cachedContent'],
+    [{ ...HELLO, cachedContent: 'cachedContents/abc\ndef' }, 'cachedContent'],
+    [{ ...HELLO, cachedContent: `cachedContents/${'a'.repeat(600)}` }, 'cachedContent'],
+    [{ ...HELLO, cachedContent: 'cachedContents/abc', systemInstruction: { parts: [{ text: 'x' }] } }, 'systemInstruction'],
+    [{ ...HELLO, cachedContent: 'cachedContents/abc', tools: [{ functionDeclarations: [{ name: 'f' }] }] }, 'tools'],
+    [{ ...HELLO, cachedContent: 'cachedContents/abc', toolConfig: { functionCallingConfig: { mode: 'AUTO' } } }, 'toolConfig'],
   ])('refuses %j naming %s', (body, param) => {
     expect(refusal(body).param).toBe(param);
+  });
+
+  it.each(['cachedContents/abc-123_x', 'projects/my-project/cachedContents/abc123', 'projects/p-1/locations/us-central1/cachedContents/9876'])(
+    'accepts the cache name %s',
+    (name) => {
+      expect(parseGeminiRequest({ ...HELLO, cachedContent: name }).cachedContent).toBe(name);
+    },
+  );
+
+  it('keeps safety settings, upper-cased as Google spells them', () => {
+    const req = parseGeminiRequest({ ...HELLO, safetySettings: [{ category: 'harm_category_dangerous_content', threshold: 'block_only_high' }] });
+    expect(req.safetySettings).toEqual([{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', threshold: 'BLOCK_ONLY_HIGH' }]);
+    expect(parseGeminiRequest(HELLO)).not.toHaveProperty('cachedContent');
   });
 });

@@ -5,11 +5,13 @@
  * a union (exactly one of text, inlineData, fileData, functionCall, functionResponse) and the paths must
  * read as the tenant wrote them.
  *
- * Accepted but not forwarded, because the canonical chat request every model is served through has no
- * place for them: `generationConfig.topK` (a sampling hint, like a dropped `reasoning_effort`) and
- * `safetySettings` (Google's default thresholds apply). Refused, because ignoring them would change the
- * answer without saying so: `cachedContent` (Switchyard has no cachedContents API, so no name resolves),
- * tools other than function declarations and Google Search, AUDIO output, `text/x.enum` and logprobs.
+ * `generationConfig.topK`, `safetySettings` and `cachedContent` reach Google's models as sent (the
+ * translation carries them beside the canonical request); other providers' models ignore `safetySettings`
+ * (they have no such thresholds) and `topK` where they have no equivalent, and a `cachedContent` for them
+ * is refused by the route (a cache lives at Google). `cachedContent` cannot be combined with
+ * `systemInstruction`, `tools` or `toolConfig`, which Google wants inside the cache. Refused, because
+ * ignoring them would change the answer without saying so: tools other than function declarations and
+ * Google Search, AUDIO output, `text/x.enum` and logprobs.
  */
 import { ApiError } from '@app/common';
 import { findUnsafeText } from '../chat/chat-request.pipe';
@@ -38,6 +40,11 @@ const UNSUPPORTED_PART_FIELDS = ['executableCode', 'codeExecutionResult', 'video
 const SUPPORTED_TOOLS = ['functionDeclarations', 'googleSearch'] as const;
 const FUNCTION_CALLING_MODES = ['AUTO', 'ANY', 'NONE', 'VALIDATED', 'MODE_UNSPECIFIED'] as const;
 const THINKING_LEVELS = ['MINIMAL', 'LOW', 'MEDIUM', 'HIGH'] as const;
+/**
+ * A context cache's resource name: `cachedContents/{id}` as the Gemini API names it, or Vertex AI's
+ * `projects/{project}[/locations/{location}]/cachedContents/{id}`. Letters, digits, `.`, `_` and `-` only.
+ */
+const CACHED_CONTENT = /^(?:projects\/[A-Za-z0-9._-]{1,128}(?:\/locations\/[A-Za-z0-9._-]{1,64})?\/)?cachedContents\/[A-Za-z0-9._-]{1,256}$/;
 /** Google's `imageSize` values; `512` is Gemini 3.1 Flash Image's smallest class. */
 export const GEMINI_IMAGE_SIZES: readonly string[] = ['512', '1K', '2K', '4K'];
 
@@ -302,14 +309,32 @@ function toolConfig(raw: unknown): GeminiRequest['toolConfig'] {
   };
 }
 
+/** Google's `HarmBlockThreshold` values (`@google/genai`'s enum). */
+const SAFETY_THRESHOLDS = ['HARM_BLOCK_THRESHOLD_UNSPECIFIED', 'BLOCK_LOW_AND_ABOVE', 'BLOCK_MEDIUM_AND_ABOVE', 'BLOCK_ONLY_HIGH', 'BLOCK_NONE', 'OFF'];
+/** `HarmCategory` values all read `HARM_CATEGORY_...`; Google adds categories, so the shape is checked, not a list. */
+const SAFETY_CATEGORY = /^HARM_CATEGORY_[A-Z_]{1,80}$/;
+
+/** Forwarded to Google's models as given; checked here so a typo is a 400 naming the field, not an upstream error. */
 function safetySettings(raw: unknown): GeminiRequest['safetySettings'] {
   const list = optionalArray(raw, 'safetySettings', 32);
   if (!list) return undefined;
   return list.map((s, i) => {
     const param = `safetySettings[${i}]`;
     if (!isRecord(s)) throw bad(`${param} must be an object.`, param);
-    return { category: requiredString(s.category, `${param}.category`, 100), threshold: requiredString(s.threshold, `${param}.threshold`, 100) };
+    const category = requiredString(s.category, `${param}.category`, 100).toUpperCase();
+    if (!SAFETY_CATEGORY.test(category)) throw bad(`${param}.category must be a HarmCategory such as HARM_CATEGORY_DANGEROUS_CONTENT.`, `${param}.category`);
+    const threshold = requiredString(s.threshold, `${param}.threshold`, 100).toUpperCase();
+    if (!SAFETY_THRESHOLDS.includes(threshold)) throw bad(`${param}.threshold must be one of ${SAFETY_THRESHOLDS.join(', ')}.`, `${param}.threshold`);
+    return { category, threshold };
   });
+}
+
+function cachedContent(raw: unknown): string | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  if (typeof raw !== 'string' || raw.length > 512 || !CACHED_CONTENT.test(raw)) {
+    throw bad('cachedContent must be a cache resource name such as "cachedContents/abc123" (at most 512 characters).', 'cachedContent');
+  }
+  return raw;
 }
 
 export function parseGeminiRequest(body: unknown): GeminiRequest {
@@ -321,9 +346,7 @@ export function parseGeminiRequest(body: unknown): GeminiRequest {
   const unsafe = findUnsafeText(body);
   if (unsafe) throw ApiError.badRequest(`Invalid request: ${unsafe.param} ${unsafe.problem}.`, unsafe.param, 'invalid_text');
 
-  if (body.cachedContent !== undefined && body.cachedContent !== null && body.cachedContent !== '') {
-    throw unsupported('cachedContent is not available through Switchyard: it has no cachedContents API, so no cache name can be resolved.', 'cachedContent');
-  }
+  const cache = cachedContent(body.cachedContent);
   const contents = optionalArray(body.contents, 'contents', 10_000);
   if (!contents || contents.length === 0) throw bad('contents must be a non-empty array.', 'contents');
 
@@ -339,5 +362,14 @@ export function parseGeminiRequest(body: unknown): GeminiRequest {
   if (t) out.tools = t;
   const tc = toolConfig(body.toolConfig);
   if (tc) out.toolConfig = tc;
+  if (cache) {
+    // Google refuses these beside a cache (they belong inside it); refused here before anything is reserved.
+    for (const field of ['systemInstruction', 'tools', 'toolConfig'] as const) {
+      if (out[field] !== undefined) {
+        throw bad(`${field} cannot be combined with cachedContent; put it in the cached content instead.`, field);
+      }
+    }
+    out.cachedContent = cache;
+  }
   return out;
 }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Response } from 'express';
 import { ApiError } from '@app/common';
-import { UpstreamError, emptyUsage, type ChatCompletionChunk, type ModelSpec } from '@app/providers';
+import { GOOGLE_FIELDS, UpstreamError, emptyUsage, type ChatCompletion, type ChatCompletionChunk, type ModelSpec } from '@app/providers';
 import { GeminiResponder, geminiModelName } from './gemini-responder';
 import { parseModelAction } from './gemini.service';
 
@@ -90,21 +90,88 @@ describe('GeminiResponder', () => {
     expect(events.some((e) => e.usageMetadata !== undefined)).toBe(false);
   });
 
-  it('answers a blocked prompt with promptFeedback, a withheld answer with its finishReason, and nothing else', () => {
-    const blocked = new GeminiResponder(new FakeResponse() as unknown as Response, 'sse', 'gemini-2.5-flash');
+  const ratings = [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }];
+  const blockedPrompt = (): UpstreamError => {
+    const error = new UpstreamError({ kind: 'content_policy', provider: 'google', status: 200, upstreamCode: 'SAFETY', message: 'The upstream provider blocked the prompt (SAFETY)' });
+    return Object.assign(error, { [GOOGLE_FIELDS]: { promptFeedback: { blockReason: 'SAFETY', safetyRatings: ratings } } });
+  };
+
+  it('answers a blocked prompt with promptFeedback and its ratings, a withheld answer with its finishReason, and nothing else', () => {
     const res = new FakeResponse();
-    const responder = new GeminiResponder(res as unknown as Response, 'sse', 'gemini-2.5-flash');
-    expect(responder.answerFailure(new UpstreamError({ kind: 'content_policy', provider: 'google', status: 200, upstreamCode: 'SAFETY', message: 'The upstream provider blocked the prompt (SAFETY)' }))).toBe(true);
-    expect(res.json_).toMatchObject({ promptFeedback: { blockReason: 'SAFETY' }, modelVersion: 'gemini-2.5-flash' });
+    expect(new GeminiResponder(res as unknown as Response, 'json', 'gemini-2.5-flash').answerFailure(blockedPrompt())).toBe(true);
+    expect(res.statusCode).toBe(200);
+    expect(res.json_).toEqual({
+      promptFeedback: { blockReason: 'SAFETY', safetyRatings: ratings },
+      usageMetadata: { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 },
+      modelVersion: 'gemini-2.5-flash',
+    });
 
     const withheld = new FakeResponse();
-    new GeminiResponder(withheld as unknown as Response, 'sse', 'm').answerFailure(
+    const recitation = Object.assign(
       new UpstreamError({ kind: 'content_policy', provider: 'google', status: 200, upstreamCode: 'RECITATION', message: 'The upstream provider withheld the answer (RECITATION)' }),
+      { [GOOGLE_FIELDS]: { candidate: { index: 0, finishReason: 'RECITATION', safetyRatings: ratings } } },
     );
-    expect(withheld.json_).toMatchObject({ candidates: [{ finishReason: 'RECITATION', index: 0 }] });
+    expect(new GeminiResponder(withheld as unknown as Response, 'json', 'm').answerFailure(recitation)).toBe(true);
+    expect(withheld.json_).toMatchObject({ candidates: [{ finishReason: 'RECITATION', index: 0, safetyRatings: ratings }] });
+    expect((withheld.json_ as { promptFeedback?: unknown }).promptFeedback).toBeUndefined();
+  });
 
-    expect(blocked.answerFailure(new UpstreamError({ kind: 'content_policy', provider: 'openai', status: 400, message: 'policy' }))).toBe(false);
-    expect(blocked.answerFailure(new UpstreamError({ kind: 'upstream_server', provider: 'google', status: 500 }))).toBe(false);
+  it("reads Google's verdict from the error, not from its message", () => {
+    const responder = new GeminiResponder(new FakeResponse() as unknown as Response, 'json', 'gemini-2.5-flash');
+    // The same words without the verdict: another provider, or an answer that was not a 200.
+    expect(responder.answerFailure(new UpstreamError({ kind: 'content_policy', provider: 'google', status: 200, upstreamCode: 'SAFETY', message: 'The upstream provider blocked the prompt (SAFETY)' }))).toBe(false);
+    expect(responder.answerFailure(new UpstreamError({ kind: 'content_policy', provider: 'openai', status: 400, message: 'policy' }))).toBe(false);
+    expect(responder.answerFailure(new UpstreamError({ kind: 'upstream_server', provider: 'google', status: 500 }))).toBe(false);
+  });
+
+  it.each([
+    ['sse', /^text\/event-stream/],
+    ['json-array', /^application\/json/],
+  ] as const)('answers a blocked prompt on a %s stream as its one chunk', (format, contentType) => {
+    const res = new FakeResponse();
+    expect(new GeminiResponder(res as unknown as Response, format, 'gemini-2.5-flash').answerFailure(blockedPrompt())).toBe(true);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(contentType);
+    expect(res.json_).toBeUndefined();
+    const text = res.written.join('');
+    const chunks = format === 'sse' ? [JSON.parse(text.replace(/^data: /, ''))] : JSON.parse(text);
+    expect(format === 'sse' ? text.endsWith('\r\n\r\n') : Array.isArray(chunks)).toBe(true);
+    expect(chunks).toEqual([expect.objectContaining({ promptFeedback: { blockReason: 'SAFETY', safetyRatings: ratings }, modelVersion: 'gemini-2.5-flash' })]);
+    expect(chunks[0].candidates).toBeUndefined();
+    expect(res.writableEnded).toBe(true);
+  });
+
+  it('streams the prompt feedback and ratings a Google chunk carried, through the copies the pipeline makes', async () => {
+    const res = new FakeResponse();
+    const responder = new GeminiResponder(res as unknown as Response, 'sse', 'gemini-2.5-flash');
+    responder.startStream({}, flash);
+    const first: ChatCompletionChunk = { ...chunk('Hi'), [GOOGLE_FIELDS]: { promptFeedback: { safetyRatings: ratings } } };
+    first.choices[0][GOOGLE_FIELDS] = { safetyRatings: ratings };
+    await responder.sendChunk({ ...first, model: flash.id });
+    await responder.sendChunk(chunk(' there', 'stop'));
+    await responder.sendUsage(chunk(null), usage);
+    await responder.endStream({ complete: true });
+    const events = res.written.map((w) => JSON.parse(w.slice(6)));
+    expect(events[0]).toMatchObject({ promptFeedback: { safetyRatings: ratings }, candidates: [{ safetyRatings: ratings }] });
+    expect(events.slice(1).some((e) => e.promptFeedback !== undefined)).toBe(false);
+    expect(events[events.length - 1].candidates[0]).toMatchObject({ finishReason: 'STOP', safetyRatings: ratings });
+  });
+
+  it('writes the safety ratings, prompt feedback and thought signatures a Google answer carried', () => {
+    const res = new FakeResponse();
+    const completion: ChatCompletion = {
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      created: 1,
+      model: 'google/gemini-2.5-flash',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'Hello' }, finish_reason: 'stop', [GOOGLE_FIELDS]: { safetyRatings: ratings, textSignature: 'c2ln' } }],
+      [GOOGLE_FIELDS]: { promptFeedback: { safetyRatings: ratings } },
+    };
+    new GeminiResponder(res as unknown as Response, 'json', 'gemini-2.5-flash').sendCompletion({ ...completion, model: flash.id }, usage, flash);
+    expect(res.json_).toMatchObject({
+      candidates: [{ content: { parts: [{ text: 'Hello', thoughtSignature: 'c2ln' }] }, safetyRatings: ratings }],
+      promptFeedback: { safetyRatings: ratings },
+    });
   });
 });
 

@@ -7,19 +7,31 @@
  */
 import type { Response } from 'express';
 import { googleEnvelope } from '@app/common';
-import { UpstreamError, type ChatCompletion, type ChatCompletionChunk, type ModelSpec, type NormalizedUsage } from '@app/providers';
+import {
+  GOOGLE_FIELDS,
+  UpstreamError,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type GoogleBlock,
+  type ModelSpec,
+  type NormalizedUsage,
+} from '@app/providers';
 import type { ChatResponder, StreamEnd } from '../chat/chat-responder';
 import { GeminiStreamTranslator, chatResponseToGemini, type GeminiResponse } from './gemini-wire';
 
-export type GeminiStreamFormat = 'sse' | 'json-array';
+/** How the answer is written: one JSON object (`:generateContent`), or a stream as SSE or one JSON array. */
+export type GeminiAnswerFormat = 'json' | 'sse' | 'json-array';
+
+/** Google's verdict, when the failure is its filters stopping a 200 answer (see `GoogleFilterError`). */
+function googleBlock(failure: unknown): GoogleBlock | undefined {
+  if (!(failure instanceof UpstreamError) || failure.kind !== 'content_policy') return undefined;
+  return (failure as UpstreamError & { [GOOGLE_FIELDS]?: GoogleBlock })[GOOGLE_FIELDS];
+}
 
 /** Google's name of a model: catalog ids without the `google/` prefix, other providers' ids as they are. */
 export function geminiModelName(model: Pick<ModelSpec, 'id' | 'provider'>): string {
   return model.provider === 'google' ? model.id.slice(model.id.indexOf('/') + 1) : model.id;
 }
-
-/** The Google adapter says so when a 200 answer refused the prompt itself rather than withholding the answer. */
-const PROMPT_BLOCKED = /blocked the prompt/;
 
 export class GeminiResponder implements ChatResponder {
   private readonly gone = new AbortController();
@@ -28,8 +40,7 @@ export class GeminiResponder implements ChatResponder {
 
   constructor(
     private readonly res: Response,
-    /** how a stream is written; ignored for whole answers */
-    private readonly format: GeminiStreamFormat,
+    private readonly format: GeminiAnswerFormat,
     /** Google's name of the model the tenant asked for, for answers no model produced */
     private readonly requestedModel: string,
   ) {
@@ -57,6 +68,10 @@ export class GeminiResponder implements ChatResponder {
 
   startStream(headers: Record<string, string>, served: ModelSpec): void {
     this.translator = new GeminiStreamTranslator(geminiModelName(served));
+    this.openStream(headers);
+  }
+
+  private openStream(headers: Record<string, string>): void {
     this.setHeaders({
       ...headers,
       'Content-Type': this.format === 'sse' ? 'text/event-stream; charset=utf-8' : 'application/json; charset=utf-8',
@@ -90,18 +105,30 @@ export class GeminiResponder implements ChatResponder {
   }
 
   /**
-   * Google answers a refused prompt with 200: `promptFeedback.blockReason` and no candidates; an answer its
-   * filters withheld is a candidate with that finishReason and no content. The SDK reads both as data.
+   * Google answers a refused prompt with 200: `promptFeedback` (`blockReason`, `safetyRatings`) and no
+   * candidates; an answer its filters withheld is a candidate with that finishReason (and its ratings)
+   * and no content. The SDK reads both as data, whole or as the one chunk of a stream. The request is
+   * settled as failed, at no cost, so the usage shows no tokens.
    */
   answerFailure(failure: unknown): boolean {
-    if (!(failure instanceof UpstreamError) || failure.kind !== 'content_policy' || failure.status !== 200 || !failure.upstreamCode) return false;
-    if (this.res.headersSent) return false;
-    const body: GeminiResponse = PROMPT_BLOCKED.test(failure.message)
-      ? { promptFeedback: { blockReason: failure.upstreamCode } }
-      : { candidates: [{ finishReason: failure.upstreamCode, index: 0 }] };
+    const block = googleBlock(failure);
+    if (!block || this.res.headersSent) return false;
+    const body: GeminiResponse = {};
+    if (block.promptFeedback) body.promptFeedback = block.promptFeedback;
+    else if (block.candidate) {
+      const { index, finishReason, safetyRatings } = block.candidate;
+      body.candidates = [{ finishReason, index, ...(safetyRatings ? { safetyRatings } : {}) }];
+    } else return false;
     body.usageMetadata = { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 };
     body.modelVersion = this.requestedModel;
-    this.sendJson(body);
+    if (this.format === 'json') {
+      this.sendJson(body);
+      return true;
+    }
+    this.openStream({});
+    const json = JSON.stringify(body);
+    this.res.write(this.format === 'sse' ? `data: ${json}\r\n\r\n` : `${json}]`);
+    this.res.end();
     return true;
   }
 

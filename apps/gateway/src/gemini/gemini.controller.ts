@@ -34,7 +34,9 @@ export class GeminiController {
       '`httpOptions.baseUrl`. Gemini image models answer with `inlineData` images (`responseModalities` defaults to ' +
       'TEXT and IMAGE); `inlineData` images in the request are edited. `:streamGenerateContent` streams text models: ' +
       'Server-Sent Events with `alt=sse`, one JSON array otherwise. Fallback follows the model\'s configured fallbacks. ' +
-      'Errors use Google\'s envelope. Not forwarded: `generationConfig.topK`, `safetySettings`; refused: `cachedContent`.',
+      'Errors use Google\'s envelope. `generationConfig.topK`, `safetySettings` and `cachedContent` reach Gemini models; ' +
+      'other providers ignore `safetySettings` and refuse `cachedContent`. Answers from Gemini models keep `safetyRatings`, ' +
+      '`promptFeedback` and thought signatures; a prompt Google blocked is a 200 with `promptFeedback` and no candidates.',
   })
   @ApiParam({ name: 'target', description: '`{model}:generateContent` or `{model}:streamGenerateContent`', example: 'gemini-2.5-flash:generateContent' })
   @ApiQuery({ name: 'alt', required: false, description: '`sse` streams Server-Sent Events' })
@@ -49,6 +51,7 @@ export class GeminiController {
         safetySettings: { type: 'array', items: { type: 'object' } },
         tools: { type: 'array', items: { type: 'object' } },
         toolConfig: { type: 'object' },
+        cachedContent: { type: 'string', example: 'cachedContents/abc123' },
       },
     },
   })
@@ -67,6 +70,7 @@ export class GeminiController {
     @Res() res: Response,
   ): Promise<void> {
     const call = geminiCall(target, alt, body);
-    return this.gemini.generate(auth, String(req.id), call, new GeminiResponder(res, call.sse ? 'sse' : 'json-array', call.model.replace(/^google\//, '')));
+    const format = call.method === 'generateContent' ? 'json' : call.sse ? 'sse' : 'json-array';
+    return this.gemini.generate(auth, String(req.id), call, new GeminiResponder(res, format, call.model.replace(/^google\//, '')));
   }
 }

@@ -9,8 +9,9 @@
  * Google's own text models take the same canonical path rather than a verbatim pass-through: one pipeline
  * bills, limits and falls back the same for every provider; a configured fallback may be another
  * provider's model, which needs the translation anyway; and the one upstream client (`ProviderClient`)
- * speaks canonical requests only. The cost is what the canonical request cannot carry (topK,
- * safetySettings, thought signatures), listed in `gemini-request.validator.ts`.
+ * speaks canonical requests only. What only Google has a place for (topK, safetySettings, cachedContent,
+ * thought signatures, safety ratings, prompt feedback) travels beside the canonical fields and reaches
+ * Google's models and this route's answers unchanged; other providers' adapters never see it.
  */
 import { Injectable } from '@nestjs/common';
 import { ApiError, AppConfig } from '@app/common';
@@ -57,6 +58,25 @@ export function parseModelAction(target: string): { model: string; method: Gemin
   return { model, method: method as GeminiMethod };
 }
 
+/**
+ * A context cache lives at Google and belongs to the model it was made for: a request naming one is
+ * served by the Gemini text model it names, without fallback (another model would answer without the
+ * cached context, or be refused by Google).
+ */
+function checkCachedContent(route: ResolvedRoute): void {
+  const model = route.chain[0];
+  if (model.provider !== 'google' || model.capabilities.imageOutputViaChat) {
+    throw ApiError.badRequest(
+      `Invalid request: cachedContent names a context cache at Google, which ${model.id} cannot read; use the Gemini text model the cache was created for.`,
+      'cachedContent',
+    );
+  }
+}
+
+function cachedContentRoute(route: ResolvedRoute): ResolvedRoute {
+  return { ...route, chain: route.chain.slice(0, 1), params: route.params.slice(0, 1) };
+}
+
 /** The translation's refusals as the route's 400 INVALID_ARGUMENT naming the field. */
 function toCanonical(req: GeminiRequest, model: string): ChatRequestToCheck {
   try {
@@ -91,6 +111,7 @@ export class GeminiService {
         configuredFallbacks: true,
         check: (resolved) => {
           checkGeminiNativeChain(resolved);
+          if (req.cachedContent) checkCachedContent(resolved);
           if (resolved.chain[0].capabilities.imageOutputViaChat) {
             if (stream) {
               throw ApiError.badRequest(
@@ -117,7 +138,8 @@ export class GeminiService {
       const request = imageRequestForChain(route, image ?? imageRequestFromGemini(req));
       return this.generateImages(auth, requestId, call.model, route, req, request, responder);
     }
-    return this.chat.answer(auth, requestId, route, canonical, responder, { endpoint: GEMINI_ENDPOINTS[call.method], startedAt });
+    const served = req.cachedContent ? cachedContentRoute(route) : route;
+    return this.chat.answer(auth, requestId, served, canonical, responder, { endpoint: GEMINI_ENDPOINTS[call.method], startedAt });
   }
 
   private async generateImages(

@@ -14,6 +14,18 @@
  *   turns into an ApiError.
  * - Imagen: `{ instances: [{ prompt }], parameters: { sampleCount, aspectRatio, imageSize, outputOptions } }`
  *   → `{ predictions: [{ bytesBase64Encoded, mimeType }] }`.
+ * - `safetySettings`: with them, every candidate carries `safetyRatings` for the four harm categories
+ *   (NEGLIGIBLE, or HIGH when the user's text holds the category's trigger word, see HARM_TRIGGERS), and a
+ *   rating at or above a category's threshold blocks the prompt as Google does: 200 with
+ *   `promptFeedback: { blockReason: "SAFETY", safetyRatings }`, no candidates, prompt tokens in the usage
+ *   (ai.google.dev/gemini-api/docs/safety-settings). Without them, no ratings (the default is off).
+ * - `cachedContent: "cachedContents/{id}"`: any such cache exists and holds 2048–4095 tokens (fixed per
+ *   name), counted into `promptTokenCount` and reported as `cachedContentTokenCount`; another name is 403
+ *   "CachedContent not found"; `systemInstruction`, `tools` or `toolConfig` beside it are 400, as Google
+ *   wants them inside the cache (ai.google.dev/gemini-api/docs/caching).
+ * - Gemini 3 text models sign their turns (ai.google.dev/gemini-api/docs/thought-signatures): a
+ *   `thoughtSignature` on the function call, or on the last text part; a request whose model turn opens
+ *   its function calls without one is 400 INVALID_ARGUMENT (`skip_thought_signature_validator` passes).
  */
 import { estimateTokens, generatePieces, hash32, hashHex, splitEven, splitString } from '../generation/deterministic';
 import { sampleFromSchema } from '../generation/json-schema-sample';
@@ -110,6 +122,90 @@ function countPrompt(body: Record<string, unknown>): PromptCount {
   return { text, image, audio, total: text + image + audio, prefix, lastHasFunctionResponse };
 }
 
+/** The categories the Gemini API rates, and the word that makes the simulator rate a user's text HIGH in one. */
+const HARM_TRIGGERS: ReadonlyArray<[string, RegExp]> = [
+  ['HARM_CATEGORY_HARASSMENT', /\binsult\b/i],
+  ['HARM_CATEGORY_HATE_SPEECH', /\bhateful\b/i],
+  ['HARM_CATEGORY_SEXUALLY_EXPLICIT', /\bexplicit\b/i],
+  ['HARM_CATEGORY_DANGEROUS_CONTENT', /\bexplosives?\b/i],
+];
+/** The lowest probability (index into PROBABILITIES) each threshold blocks; BLOCK_NONE and OFF block nothing. */
+const BLOCKS_FROM: Record<string, number> = { HARM_BLOCK_THRESHOLD_UNSPECIFIED: 2, BLOCK_LOW_AND_ABOVE: 1, BLOCK_MEDIUM_AND_ABOVE: 2, BLOCK_ONLY_HIGH: 3, BLOCK_NONE: 4, OFF: 4 };
+const PROBABILITIES = ['NEGLIGIBLE', 'LOW', 'MEDIUM', 'HIGH'];
+
+interface Safety {
+  ratings: Record<string, unknown>[] | null;
+  blocked: boolean;
+}
+
+function rateSafety(body: Record<string, unknown>): Safety | SimResponse {
+  const settings = arr(body['safetySettings']);
+  if (settings.length === 0) return { ratings: null, blocked: false };
+  const thresholds = new Map<string, number>();
+  for (const [i, setting] of settings.entries()) {
+    const category = isRecord(setting) ? str(setting['category']) : undefined;
+    const threshold = isRecord(setting) ? str(setting['threshold']) : undefined;
+    if (!category?.startsWith('HARM_CATEGORY_')) return errorResponse('google', 400, { message: `Invalid value at 'safety_settings[${i}].category', "${category ?? ''}"` });
+    const from = threshold === undefined ? undefined : BLOCKS_FROM[threshold];
+    if (from === undefined) return errorResponse('google', 400, { message: `Invalid value at 'safety_settings[${i}].threshold', "${threshold ?? ''}"` });
+    thresholds.set(category, from);
+  }
+  const userText = arr(body['contents'])
+    .filter((c) => isRecord(c) && c['role'] !== 'model')
+    .flatMap((c) => arr((c as Record<string, unknown>)['parts']))
+    .map((p) => (isRecord(p) && typeof p['text'] === 'string' ? p['text'] : ''))
+    .join('\n');
+  let blocked = false;
+  const ratings = HARM_TRIGGERS.map(([category, trigger]) => {
+    const level = trigger.test(userText) ? 3 : 0;
+    const rating: Record<string, unknown> = { category, probability: PROBABILITIES[level] };
+    if (level >= (thresholds.get(category) ?? 4)) {
+      rating['blocked'] = true;
+      blocked = true;
+    }
+    return rating;
+  });
+  return { ratings, blocked };
+}
+
+/** A `cachedContent` the simulator accepts, as its token count; or Google's refusal. */
+function cachedTokens(body: Record<string, unknown>): number | SimResponse {
+  const name = body['cachedContent'];
+  if (name === undefined) return 0;
+  if (typeof name !== 'string' || !/^cachedContents\/[A-Za-z0-9._-]+$/.test(name)) {
+    return errorResponse('google', 403, { message: 'CachedContent not found (or permission denied)' });
+  }
+  if (body['systemInstruction'] !== undefined || body['tools'] !== undefined || body['toolConfig'] !== undefined) {
+    return errorResponse('google', 400, {
+      message: 'CachedContent can not be used with GenerateContent request setting system_instruction, tools or tool_config.\n\nProposed fix: move those values to CachedContent from GenerateContent request.',
+    });
+  }
+  return 2048 + (hash32(name) % 2048);
+}
+
+function signsTurns(model: string): boolean {
+  return model.startsWith('gemini-3') && !model.includes('-image');
+}
+
+/** Gemini 3 wants the first function call of every model turn signed (or explicitly unsigned). */
+function missingSignature(model: string, body: Record<string, unknown>): SimResponse | null {
+  if (!signsTurns(model)) return null;
+  for (const [ci, c] of arr(body['contents']).entries()) {
+    if (!isRecord(c) || c['role'] !== 'model') continue;
+    const parts = arr(c['parts']);
+    const first = parts.findIndex((p) => isRecord(p) && isRecord(p['functionCall']));
+    if (first < 0) continue;
+    const part = parts[first] as Record<string, unknown>;
+    if (typeof part['thoughtSignature'] !== 'string' || part['thoughtSignature'] === '') {
+      const name = str((part['functionCall'] as Record<string, unknown>)['name']) ?? '';
+      return errorResponse('google', 400, {
+        message: `Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call \`default_api:${name}\` , position ${ci + 1}. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.`,
+      });
+    }
+  }
+  return null;
+}
+
 function pickFunction(body: Record<string, unknown>): Record<string, unknown> | null {
   const declarations: Record<string, unknown>[] = [];
   for (const tool of arr(body['tools'])) {
@@ -139,12 +235,20 @@ interface Plan {
   finishReason: string;
   usage: Record<string, unknown>;
   promptTokens: number;
+  /** Gemini 3's signature of the turn: on the function call, or on the last text part */
+  signature: string | null;
+  safetyRatings: Record<string, unknown>[] | null;
 }
 
-async function buildPlan(ctx: HandlerContext, body: Record<string, unknown>, model: string): Promise<Plan | SimResponse> {
+async function buildPlan(ctx: HandlerContext, body: Record<string, unknown>, model: string, cached: number, safety: Safety): Promise<Plan | SimResponse> {
   const conversation = JSON.stringify([model, body['contents'], body['systemInstruction'] ?? null, body['tools'] ?? null]);
   const seed = hash32(conversation);
   const prompt = countPrompt(body);
+  if (cached > 0) {
+    // The cache's tokens are part of the prompt, all text, all read from the cache.
+    prompt.text += cached;
+    prompt.total += cached;
+  }
   const gen = isRecord(body['generationConfig']) ? body['generationConfig'] : {};
   const limit = num(gen['maxOutputTokens']);
   const isImageModel = model.includes('-image');
@@ -189,7 +293,7 @@ async function buildPlan(ctx: HandlerContext, body: Record<string, unknown>, mod
 
   const thoughts = isThinkingModel(model, body) ? textTokens * 2 : 0;
   const candidates = textTokens + imageTokens;
-  const cached = prompt.total >= 1024 ? prompt.prefix : 0;
+  const cachedTotal = cached > 0 ? cached : prompt.total >= 1024 ? prompt.prefix : 0;
   const promptDetails = [{ modality: 'TEXT', tokenCount: prompt.text }];
   if (prompt.image > 0) promptDetails.push({ modality: 'IMAGE', tokenCount: prompt.image });
   if (prompt.audio > 0) promptDetails.push({ modality: 'AUDIO', tokenCount: prompt.audio });
@@ -202,23 +306,57 @@ async function buildPlan(ctx: HandlerContext, body: Record<string, unknown>, mod
     promptTokensDetails: promptDetails,
     candidatesTokensDetails: candidateDetails,
   };
-  if (cached > 0) {
-    usage['cachedContentTokenCount'] = cached;
-    usage['cacheTokensDetails'] = [{ modality: 'TEXT', tokenCount: cached }];
+  if (cachedTotal > 0) {
+    usage['cachedContentTokenCount'] = cachedTotal;
+    usage['cacheTokensDetails'] = [{ modality: 'TEXT', tokenCount: cachedTotal }];
   }
   if (thoughts > 0) usage['thoughtsTokenCount'] = thoughts;
 
+  // A signature is opaque base64; this one is fixed by the conversation.
+  const signature = signsTurns(model) ? Buffer.from(`sig:${hashHex(conversation, 32)}`).toString('base64') : null;
   const parts: Record<string, unknown>[] = [];
-  if (functionCall) parts.push({ functionCall });
-  else parts.push({ text: textPieces.join('') });
+  if (functionCall) parts.push({ functionCall, ...(signature ? { thoughtSignature: signature } : {}) });
+  else parts.push({ text: textPieces.join(''), ...(signature ? { thoughtSignature: signature } : {}) });
   if (image) parts.push(image);
-  return { responseId: hashHex(conversation, 22), parts, textPieces, image, functionCall, finishReason, usage, promptTokens: prompt.total };
+  return {
+    responseId: hashHex(conversation, 22),
+    parts,
+    textPieces,
+    image,
+    functionCall,
+    finishReason,
+    usage,
+    promptTokens: prompt.total,
+    signature,
+    safetyRatings: safety.ratings,
+  };
 }
 
 function responseOf(plan: Plan, model: string, parts: Record<string, unknown>[], final: boolean, usage: Record<string, unknown>): Record<string, unknown> {
   const candidate: Record<string, unknown> = { content: { parts, role: 'model' }, index: 0 };
   if (final) candidate['finishReason'] = plan.finishReason;
+  if (plan.safetyRatings) candidate['safetyRatings'] = plan.safetyRatings;
   return { candidates: [candidate], usageMetadata: usage, modelVersion: model, responseId: plan.responseId };
+}
+
+/** What Google answers a prompt its filters blocked: no candidates, the prompt's tokens only. */
+function blockedAnswer(ctx: HandlerContext, body: Record<string, unknown>, model: string, action: string, ratings: Record<string, unknown>[], cached: number): SimResponse {
+  const prompt = countPrompt(body).total + cached;
+  const answer = {
+    promptFeedback: { blockReason: 'SAFETY', safetyRatings: ratings },
+    usageMetadata: { promptTokenCount: prompt, totalTokenCount: prompt, promptTokensDetails: [{ modality: 'TEXT', tokenCount: prompt }] },
+    modelVersion: model,
+    responseId: hashHex(JSON.stringify([model, body['contents']]), 22),
+  };
+  if (action === 'generateContent') return json(200, answer);
+  const sse = ctx.query.get('alt') === 'sse';
+  return {
+    kind: 'stream',
+    contentType: sse ? 'text/event-stream' : 'application/json; charset=UTF-8',
+    frames: sse ? [`data: ${JSON.stringify(answer)}\r\n\r\n`] : [`[${JSON.stringify(answer)}`, ']'],
+    terminatorFrames: sse ? 0 : 1,
+    errorFrame: () => '',
+  };
 }
 
 export async function handleGemini(ctx: HandlerContext): Promise<SimResponse> {
@@ -237,7 +375,14 @@ export async function handleGemini(ctx: HandlerContext): Promise<SimResponse> {
   if (!Array.isArray(body['contents']) || body['contents'].length === 0) {
     return errorResponse('google', 400, { message: '* GenerateContentRequest.contents: contents is not specified\n' });
   }
-  const planned = await buildPlan(ctx, body, model);
+  const cached = cachedTokens(body);
+  if (typeof cached !== 'number') return cached;
+  const unsigned = missingSignature(model, body);
+  if (unsigned) return unsigned;
+  const safety = rateSafety(body);
+  if ('kind' in safety) return safety;
+  if (safety.blocked && safety.ratings) return blockedAnswer(ctx, body, model, action, safety.ratings, cached);
+  const planned = await buildPlan(ctx, body, model, cached, safety);
   if ('kind' in planned) return planned;
   const plan = planned;
   if (action === 'generateContent') return json(200, responseOf(plan, model, plan.parts, true, plan.usage));
@@ -251,14 +396,16 @@ export async function handleGemini(ctx: HandlerContext): Promise<SimResponse> {
     totalTokenCount: plan.promptTokens + candidates,
   });
   if (plan.functionCall) {
-    elements.push(responseOf(plan, model, [{ functionCall: plan.functionCall }], true, plan.usage));
+    elements.push(responseOf(plan, model, plan.parts, true, plan.usage));
   } else {
     const groups = splitEven(plan.textPieces, Math.max(1, ctx.streamChunks));
     let sent = 0;
     groups.forEach((group, i) => {
       sent += group.length;
       const last = i === groups.length - 1 && !plan.image;
-      elements.push(responseOf(plan, model, [{ text: group.join('') }], last, last ? plan.usage : interim(sent)));
+      // The turn's signature comes with the last piece of its text.
+      const signed = i === groups.length - 1 && plan.signature ? { thoughtSignature: plan.signature } : {};
+      elements.push(responseOf(plan, model, [{ text: group.join(''), ...signed }], last, last ? plan.usage : interim(sent)));
     });
     if (plan.image) elements.push(responseOf(plan, model, [plan.image], true, plan.usage));
   }

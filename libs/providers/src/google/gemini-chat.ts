@@ -5,18 +5,20 @@
 import { randomBytes } from 'node:crypto';
 import type { ModelSpec } from '../catalog/model-spec';
 import { UpstreamError } from '../errors';
-import type {
-  AssistantMessage,
-  ChatCompletion,
-  ChatCompletionChoice,
-  ChatCompletionMessage,
-  ChatCompletionRequest,
-  ChatContentPart,
-  ChatToolCall,
-  FinishReason,
-  GeneratedImagePart,
-  ReasoningEffort,
-  TextContentPart,
+import {
+  GOOGLE_FIELDS,
+  type AssistantMessage,
+  type ChatCompletion,
+  type ChatCompletionChoice,
+  type ChatCompletionMessage,
+  type ChatCompletionRequest,
+  type ChatContentPart,
+  type ChatToolCall,
+  type FinishReason,
+  type GeneratedImagePart,
+  type GoogleCandidateFields,
+  type ReasoningEffort,
+  type TextContentPart,
 } from '../types/chat';
 import type {
   GeminiCandidate,
@@ -29,7 +31,7 @@ import type {
   GeminiTool,
   GeminiToolConfig,
 } from '../types/gemini';
-import { GEMINI_POLICY_REASONS } from './google-errors';
+import { GEMINI_POLICY_REASONS, safetyRatingsOf } from './google-errors';
 
 /**
  * Gemini 3 wants the `thoughtSignature` of each function-call part echoed back on the next turn
@@ -131,18 +133,28 @@ function parseArgs(raw: string): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : { value: v };
 }
 
+/**
+ * A model turn: a signed thought summary when the turn had one, its text as one part, then its function
+ * calls. A call's signature comes from the Gemini-native route (`GOOGLE_FIELDS`) or, on the chat route,
+ * from inside its id. The text's signature goes back on the text part; a turn whose text was empty had it
+ * on an empty closing part, as Google streams it.
+ */
 function assistantParts(m: AssistantMessage): GeminiPart[] {
   const parts: GeminiPart[] = [];
   const text = textOf(m.content);
-  if (text) parts.push({ text });
+  const textSignature = m[GOOGLE_FIELDS]?.thoughtSignature;
+  const thought = m[GOOGLE_FIELDS]?.signedThought;
+  if (thought) parts.push({ text: thought.text, thought: true, thoughtSignature: thought.thoughtSignature });
+  if (text) parts.push({ text, ...(textSignature ? { thoughtSignature: textSignature } : {}) });
   (m.tool_calls ?? []).forEach((tc, i) => {
     const part: GeminiPart = { functionCall: { name: tc.function.name, args: parseArgs(tc.function.arguments) } };
-    const signature = signatureFromToolCallId(tc.id);
+    const signature = tc[GOOGLE_FIELDS]?.thoughtSignature ?? signatureFromToolCallId(tc.id);
     // Only the first call of a parallel batch carries a signature upstream; the first must have one.
     if (signature) part.thoughtSignature = signature;
     else if (i === 0) part.thoughtSignature = SKIP_SIGNATURE;
     parts.push(part);
   });
+  if (!text && textSignature) parts.push({ text: '', thoughtSignature: textSignature });
   return parts;
 }
 
@@ -238,6 +250,7 @@ export function buildGeminiRequest(model: ModelSpec, req: ChatCompletionRequest)
   if (maxTokens !== undefined) gc.maxOutputTokens = maxTokens;
   if (req.n !== undefined && req.n > 1) gc.candidateCount = req.n;
   if (req.stop !== undefined) gc.stopSequences = Array.isArray(req.stop) ? req.stop : [req.stop];
+  if (req.top_k !== undefined) gc.topK = req.top_k;
   if (req.seed !== undefined) gc.seed = req.seed;
   if (req.presence_penalty !== undefined) gc.presencePenalty = req.presence_penalty;
   if (req.frequency_penalty !== undefined) gc.frequencyPenalty = req.frequency_penalty;
@@ -267,6 +280,8 @@ export function buildGeminiRequest(model: ModelSpec, req: ChatCompletionRequest)
   if (tools.length > 0) out.tools = tools;
   const tc = toolConfig(req);
   if (tc && req.tools && req.tools.length > 0) out.toolConfig = tc;
+  if (req.google?.safetySettings?.length) out.safetySettings = req.google.safetySettings;
+  if (req.google?.cachedContent) out.cachedContent = req.google.cachedContent;
   return out;
 }
 
@@ -283,11 +298,29 @@ export interface CandidateContent {
   reasoning: string;
   toolCalls: ChatToolCall[];
   images: GeneratedImagePart[];
+  /** the candidate's safety ratings and the signatures of its text and thought parts, when it had any */
+  google?: GoogleCandidateFields;
+}
+
+/** What a candidate says beside its content, or nothing. */
+function candidateFields(c: GeminiCandidate): GoogleCandidateFields | undefined {
+  const out: GoogleCandidateFields = {};
+  const safetyRatings = safetyRatingsOf(c.safetyRatings);
+  if (safetyRatings) out.safetyRatings = safetyRatings;
+  for (const p of c.content?.parts ?? []) {
+    // A function call's signature travels with its tool call (in the id); an image's is not kept.
+    if (typeof p.thoughtSignature !== 'string' || p.thoughtSignature === '' || p.functionCall || p.inlineData) continue;
+    if (p.thought) out.thoughtSignature = p.thoughtSignature;
+    else out.textSignature = p.thoughtSignature;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** Splits a candidate's parts into text, thought summary, function calls and (non-thought) images. */
 export function readCandidate(c: GeminiCandidate): CandidateContent {
   const out: CandidateContent = { text: '', reasoning: '', toolCalls: [], images: [] };
+  const google = candidateFields(c);
+  if (google) out.google = google;
   for (const p of c.content?.parts ?? []) {
     if (p.functionCall) {
       out.toolCalls.push({
@@ -331,22 +364,23 @@ export function toChatCompletion(model: ModelSpec, resp: GeminiResponse): { comp
     const content = readCandidate(c);
     contents.push(content);
     reasons.push(c.finishReason);
-    return {
+    const choice: ChatCompletionChoice = {
       index: c.index ?? i,
       message: toChatMessage(content),
       finish_reason: mapFinishReason(c.finishReason, content.toolCalls.length > 0) ?? 'stop',
       logprobs: null,
     };
+    if (content.google) choice[GOOGLE_FIELDS] = content.google;
+    return choice;
   });
-  return {
-    completion: {
-      id: completionId(resp.responseId),
-      object: 'chat.completion',
-      created: Math.floor(Date.now() / 1000),
-      model: resp.modelVersion ?? model.upstreamId,
-      choices,
-    },
-    contents,
-    reasons,
+  const completion: ChatCompletion = {
+    id: completionId(resp.responseId),
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model: resp.modelVersion ?? model.upstreamId,
+    choices,
   };
+  const promptRatings = safetyRatingsOf(resp.promptFeedback?.safetyRatings);
+  if (promptRatings) completion[GOOGLE_FIELDS] = { promptFeedback: { safetyRatings: promptRatings } };
+  return { completion, contents, reasons };
 }

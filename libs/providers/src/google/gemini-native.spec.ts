@@ -4,10 +4,10 @@ import { GenerateContentResponse } from '@google/genai';
 import type { ModelCapabilities, ModelSpec } from '../catalog/model-spec';
 import { SseParser } from '../http/sse-reader';
 import { AnthropicAdapter } from '../anthropic/anthropic.adapter';
-import type { ChatCompletion, ChatCompletionChunk } from '../types/chat';
+import { GOOGLE_FIELDS, type AssistantMessage, type ChatCompletion, type ChatCompletionChunk } from '../types/chat';
 import type { GeminiRequest, GeminiResponse, GeminiStreamChunk } from '../types/gemini';
 import type { NormalizedUsage } from '../types/usage';
-import { buildGeminiRequest } from './gemini-chat';
+import { buildGeminiRequest, newToolCallId } from './gemini-chat';
 import { GeminiNativeRequestError, GeminiStreamTranslator, chatResponseToGemini, geminiRequestToChat, openApiSchemaToJsonSchema } from './gemini-native';
 import { normalizeGeminiUsage } from './gemini-usage';
 import { GoogleAdapter } from './google.adapter';
@@ -28,6 +28,7 @@ const CAPS: ModelCapabilities = {
   imageEditing: false,
 };
 const FLASH: ModelSpec = { id: 'google/gemini-2.5-flash', provider: 'google', upstreamId: 'gemini-2.5-flash', aliases: [], capabilities: CAPS, price: null };
+const FLASH3: ModelSpec = { ...FLASH, id: 'google/gemini-3.5-flash', upstreamId: 'gemini-3.5-flash' };
 const CLAUDE: ModelSpec = { id: 'anthropic/claude-sonnet-4.6', provider: 'anthropic', upstreamId: 'claude-sonnet-4-6', aliases: [], capabilities: CAPS, price: null };
 
 const REQUEST: GeminiRequest = {
@@ -173,6 +174,57 @@ describe('geminiRequestToChat', () => {
       items: { type: 'object', properties: { a: { type: ['integer', 'null'] } } },
     });
   });
+
+  it('carries topK, safetySettings and cachedContent beside the canonical fields, and the Google adapter sends them', () => {
+    expect(chat.top_k).toBe(40);
+    expect(chat.google).toEqual({ safetySettings: REQUEST.safetySettings });
+    const cached = geminiRequestToChat({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }], cachedContent: 'cachedContents/abc' }, 'm');
+    expect(cached.google).toEqual({ cachedContent: 'cachedContents/abc' });
+    const sent = buildGeminiRequest(FLASH, { ...chat, google: { ...chat.google, cachedContent: 'cachedContents/abc' } });
+    expect(sent.generationConfig?.topK).toBe(40);
+    expect(sent.safetySettings).toEqual(REQUEST.safetySettings);
+    expect(sent.cachedContent).toBe('cachedContents/abc');
+  });
+
+  it("carries a model turn's thought signatures to the Google adapter, which sends them back on their parts", () => {
+    const signed: GeminiRequest = {
+      contents: [
+        { role: 'user', parts: [{ text: 'Weather in Porto and Braga?' }] },
+        {
+          role: 'model',
+          parts: [
+            { text: 'Planning the calls.', thought: true, thoughtSignature: 'dGhvdWdodA==' },
+            { functionCall: { name: 'get_weather', args: { city: 'Porto' } }, thoughtSignature: 'ZmMtMQ==' },
+            { functionCall: { name: 'get_weather', args: { city: 'Braga' } } },
+          ],
+        },
+        {
+          role: 'user',
+          parts: [
+            { functionResponse: { name: 'get_weather', response: { output: '19C' } } },
+            { functionResponse: { name: 'get_weather', response: { output: '17C' } } },
+          ],
+        },
+        { role: 'model', parts: [{ text: 'Porto 19C, ' }, { text: 'Braga 17C.', thoughtSignature: 'dGV4dA==' }] },
+        { role: 'user', parts: [{ text: 'Thanks!' }] },
+      ],
+    };
+    const canonical = geminiRequestToChat(signed, 'google/gemini-3.5-flash');
+    const turn = canonical.messages[1] as AssistantMessage;
+    expect(turn[GOOGLE_FIELDS]).toEqual({ signedThought: { text: 'Planning the calls.', thoughtSignature: 'dGhvdWdodA==' } });
+    expect(turn.tool_calls?.map((c) => c[GOOGLE_FIELDS])).toEqual([{ thoughtSignature: 'ZmMtMQ==' }, undefined]);
+    expect((canonical.messages[4] as AssistantMessage)[GOOGLE_FIELDS]).toEqual({ thoughtSignature: 'dGV4dA==' });
+    // Other providers get the request as JSON: no signature, and tool ids of their usual shape.
+    expect(JSON.stringify(canonical)).not.toMatch(/Signature|dGV4dA|ZmMtMQ/);
+
+    const sent = buildGeminiRequest(FLASH3, canonical);
+    expect(sent.contents[1].parts).toEqual([
+      { text: 'Planning the calls.', thought: true, thoughtSignature: 'dGhvdWdodA==' },
+      { functionCall: { name: 'get_weather', args: { city: 'Porto' } }, thoughtSignature: 'ZmMtMQ==' },
+      { functionCall: { name: 'get_weather', args: { city: 'Braga' } } },
+    ]);
+    expect(sent.contents[3].parts).toEqual([{ text: 'Porto 19C, Braga 17C.', thoughtSignature: 'dGV4dA==' }]);
+  });
 });
 
 describe('chatResponseToGemini', () => {
@@ -261,6 +313,29 @@ describe('chatResponseToGemini', () => {
     });
   });
 
+  it("returns a Google answer's safety ratings, prompt feedback and thought signatures on the parts Google put them", () => {
+    const original = JSON.parse(fixture('google', 'generate-content-signed.json')) as GeminiResponse;
+    const { completion: c, usage: u } = new GoogleAdapter().chat.parseResponse(FLASH3, { status: 200, headers: {}, bodyText: JSON.stringify(original) }, { model: 'x', messages: [] });
+    // the pipeline hands the responder a copy with the public model id
+    const g = chatResponseToGemini({ ...c, model: 'google/gemini-3.5-flash' }, 'gemini-3.5-flash', u);
+    expect(g.candidates?.[0].safetyRatings).toEqual(original.candidates?.[0].safetyRatings);
+    expect(g.promptFeedback).toEqual(original.promptFeedback);
+    expect(g.candidates?.[0].content?.parts).toEqual([
+      { text: 'Checking the tide tables first.', thought: true, thoughtSignature: 'dGhvdWdodC1zaWc=' },
+      { text: 'High tide is at noon.', thoughtSignature: 'dGV4dC1zaWc=' },
+    ]);
+
+    const calls = JSON.parse(fixture('google', 'generate-content-function-call.json')) as GeminiResponse;
+    const withCalls = new GoogleAdapter().chat.parseResponse(FLASH3, { status: 200, headers: {}, bodyText: JSON.stringify(calls) }, { model: 'x', messages: [] });
+    const back = chatResponseToGemini(withCalls.completion, 'gemini-3.5-flash', withCalls.usage);
+    expect(back.candidates?.[0].content?.parts?.map((p) => p.thoughtSignature)).toEqual(calls.candidates?.[0].content?.parts?.map((p) => p.thoughtSignature));
+  });
+
+  it('gives answers from other providers no ratings, feedback or signatures', () => {
+    const g = chatResponseToGemini(completion, 'anthropic/claude-sonnet-4.6', usage);
+    expect(JSON.stringify(g)).not.toMatch(/safetyRatings|promptFeedback|thoughtSignature/);
+  });
+
   it('returns generated images as inlineData', () => {
     const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
     const img: ChatCompletion = {
@@ -318,6 +393,36 @@ describe('GeminiStreamTranslator', () => {
     expect(last.usageMetadata?.candidatesTokenCount).toBe(89);
     const sdk = Object.assign(new GenerateContentResponse(), last);
     expect(sdk.functionCalls?.map((f) => f.name)).toEqual(['get_weather', 'get_time']);
+  });
+
+  it('streams ratings, prompt feedback and signatures where the Google adapter put them, and none for other providers', () => {
+    const chat = new GoogleAdapter().chat;
+    const state = chat.createStreamState(FLASH3, { model: 'x', messages: [] });
+    const p = new SseParser();
+    const chunks: ChatCompletionChunk[] = [];
+    for (const ev of [...p.push(fixture('google', 'stream-signed-text.sse')), ...p.end()]) chunks.push(...chat.parseStreamEvent(ev, state));
+    const t = new GeminiStreamTranslator('gemini-3.5-flash');
+    const out = [...chunks.flatMap((c) => t.push(c)), ...t.end(state.usage)];
+    const negligible = [{ category: 'HARM_CATEGORY_HARASSMENT', probability: 'NEGLIGIBLE' }];
+    const low = [{ category: 'HARM_CATEGORY_HARASSMENT', probability: 'LOW' }];
+    expect(out[0].promptFeedback).toEqual({ safetyRatings: negligible });
+    expect(out.slice(1).every((c) => c.promptFeedback === undefined)).toBe(true);
+    expect(out[0].candidates?.[0].safetyRatings).toEqual(negligible);
+    const parts = out.flatMap((c) => c.candidates?.[0].content?.parts ?? []);
+    expect(parts.map((x) => x.text).join('')).toBe('High tide is at noon.');
+    expect(parts.filter((x) => x.thoughtSignature).map((x) => [x.text, x.thoughtSignature])).toEqual([['', 'dGV4dC1zaWc=']]);
+    const last = out[out.length - 1];
+    expect(last.candidates?.[0]).toMatchObject({ finishReason: 'STOP', safetyRatings: low });
+
+    const calls = new GeminiStreamTranslator('m');
+    const base = { id: 'c1', object: 'chat.completion.chunk' as const, created: 1, model: 'x' };
+    calls.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: newToolCallId('c2lnLTE='), type: 'function', function: { name: 'f', arguments: '{}' } }] }, finish_reason: 'tool_calls' }] });
+    const [fin] = calls.end();
+    expect(fin.candidates?.[0].content?.parts).toEqual([{ functionCall: { name: 'f', args: {} }, thoughtSignature: 'c2lnLTE=' }]);
+
+    const { chunks: claude, usage } = anthropicChunks('stream-text.sse');
+    const other = new GeminiStreamTranslator('anthropic/claude-sonnet-4.6');
+    expect(JSON.stringify([...claude.flatMap((c) => other.push(c)), ...other.end(usage)])).not.toMatch(/safetyRatings|promptFeedback|thoughtSignature/);
   });
 
   it('emits the final chunk as soon as a usage chunk arrives', () => {

@@ -5,21 +5,29 @@
  *
  * For Google's own models the route can still go through these functions: the Google adapter turns
  * the canonical request back into Gemini's, so one path serves every provider and is billed the same.
+ * What only Google has a field for travels beside the canonical fields (`GOOGLE_FIELDS`, `google`,
+ * `top_k`): thought signatures both ways, safety ratings and prompt feedback in answers, safety settings
+ * and the cache name in requests. Other providers' adapters never read them, and their answers have none.
  */
 import { randomBytes } from 'node:crypto';
-import type {
-  ChatCompletion,
-  ChatCompletionChunk,
-  ChatCompletionRequest,
-  ChatContentPart,
-  ChatMessage,
-  ChatTool,
-  ChatToolCall,
-  ChatToolChoice,
-  FinishReason,
-  GeneratedImagePart,
-  ReasoningEffort,
-  TextContentPart,
+import {
+  GOOGLE_FIELDS,
+  type AssistantMessage,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type ChatContentPart,
+  type ChatMessage,
+  type ChatTool,
+  type ChatToolCall,
+  type ChatToolChoice,
+  type FinishReason,
+  type GeneratedImagePart,
+  type GoogleAnswerFields,
+  type GoogleCandidateFields,
+  type GoogleTurnFields,
+  type ReasoningEffort,
+  type TextContentPart,
 } from '../types/chat';
 import type {
   GeminiCandidate,
@@ -28,11 +36,12 @@ import type {
   GeminiPart,
   GeminiRequest,
   GeminiResponse,
+  GeminiSafetyRating,
   GeminiStreamChunk,
   GeminiThinkingConfig,
 } from '../types/gemini';
 import { emptyUsage, normalizeOpenAIUsage, type NormalizedUsage } from '../types/usage';
-import { parseDataUrl } from './gemini-chat';
+import { parseDataUrl, signatureFromToolCallId } from './gemini-chat';
 import { geminiUsageFromNormalized } from './gemini-usage';
 
 /** A Gemini request that cannot be expressed as a chat request; the route answers 400 INVALID_ARGUMENT. */
@@ -141,21 +150,32 @@ function contentToMessages(c: GeminiContent, ci: number, ids: CallIds): ChatMess
   if (c.role === 'model') {
     let text = '';
     const toolCalls: ChatToolCall[] = [];
+    const signatures: GoogleTurnFields = {};
     c.parts.forEach((p, pi) => {
-      if (p.thought) return;
-      if (typeof p.text === 'string') text += p.text;
-      else if (p.functionCall) {
-        toolCalls.push({
+      const signature = p.thoughtSignature || undefined;
+      if (p.thought) {
+        // Thought summaries are not sent back; a signed one is, for Google, as it came.
+        if (signature && typeof p.text === 'string') signatures.signedThought = { text: p.text, thoughtSignature: signature };
+        return;
+      }
+      if (typeof p.text === 'string') {
+        text += p.text;
+        if (signature) signatures.thoughtSignature = signature;
+      } else if (p.functionCall) {
+        const call: ChatToolCall = {
           id: ids.issue(p.functionCall.name, p.functionCall.id),
           type: 'function',
           function: { name: p.functionCall.name, arguments: JSON.stringify(p.functionCall.args ?? {}) },
-        });
+        };
+        if (signature) call[GOOGLE_FIELDS] = { thoughtSignature: signature };
+        toolCalls.push(call);
       } else if (!p.inlineData) {
         throw new GeminiNativeRequestError('unsupported part in a model turn', `${field}.parts[${pi}]`);
       }
     });
-    const m: ChatMessage = { role: 'assistant', content: text || (toolCalls.length ? null : '') };
+    const m: AssistantMessage = { role: 'assistant', content: text || (toolCalls.length ? null : '') };
     if (toolCalls.length) m.tool_calls = toolCalls;
+    if (signatures.thoughtSignature || signatures.signedThought) m[GOOGLE_FIELDS] = signatures;
     return [m];
   }
   if (c.role !== undefined && c.role !== 'user') {
@@ -209,6 +229,7 @@ export function geminiRequestToChat(req: GeminiRequest, model: string): ChatComp
   if (gc.maxOutputTokens !== undefined) out.max_tokens = gc.maxOutputTokens;
   if (gc.candidateCount !== undefined && gc.candidateCount > 1) out.n = gc.candidateCount;
   if (gc.stopSequences?.length) out.stop = gc.stopSequences;
+  if (gc.topK !== undefined) out.top_k = gc.topK;
   if (gc.seed !== undefined) out.seed = gc.seed;
   if (gc.presencePenalty !== undefined) out.presence_penalty = gc.presencePenalty;
   if (gc.frequencyPenalty !== undefined) out.frequency_penalty = gc.frequencyPenalty;
@@ -242,6 +263,13 @@ export function geminiRequestToChat(req: GeminiRequest, model: string): ChatComp
     out.tools = tools;
     const choice = toolChoice(req);
     if (choice) out.tool_choice = choice;
+  }
+  // Google's models apply these; other providers have no such thresholds or caches (see GoogleRequestOptions).
+  if (req.safetySettings?.length || req.cachedContent) {
+    out.google = {
+      ...(req.safetySettings?.length ? { safetySettings: req.safetySettings } : {}),
+      ...(req.cachedContent ? { cachedContent: req.cachedContent } : {}),
+    };
   }
   return out;
 }
@@ -295,6 +323,27 @@ function imagePart(p: GeneratedImagePart): GeminiPart | undefined {
   return d ? { inlineData: d } : undefined;
 }
 
+/** A function call as Gemini writes it, with the signature the Google adapter carried inside the tool call id. */
+function functionCallPart(id: string | undefined, name: string, args: string): GeminiPart {
+  const part: GeminiPart = { functionCall: { name, args: argsObject(args) } };
+  const signature = id ? signatureFromToolCallId(id) : undefined;
+  if (signature) part.thoughtSignature = signature;
+  return part;
+}
+
+/** Puts the text's signature on the last text part, or on an empty one when the answer had no text. */
+function signText(parts: GeminiPart[], signature: string | undefined): void {
+  if (!signature) return;
+  const last = [...parts].reverse().find((p) => typeof p.text === 'string' && !p.thought);
+  if (last) last.thoughtSignature = signature;
+  else parts.push({ text: '', thoughtSignature: signature });
+}
+
+function withSafetyRatings(cand: GeminiCandidate, ratings: GeminiSafetyRating[] | undefined): GeminiCandidate {
+  if (ratings) cand.safetyRatings = ratings;
+  return cand;
+}
+
 export function chatResponseToGemini(
   completion: ChatCompletion,
   modelVersion: string,
@@ -302,8 +351,11 @@ export function chatResponseToGemini(
 ): GeminiResponse {
   const candidates: GeminiCandidate[] = completion.choices.map((choice) => {
     const m = choice.message;
+    const google = choice[GOOGLE_FIELDS];
     const parts: GeminiPart[] = [];
-    if (m.reasoning_content) parts.push({ text: m.reasoning_content, thought: true });
+    if (m.reasoning_content) {
+      parts.push({ text: m.reasoning_content, thought: true, ...(google?.thoughtSignature ? { thoughtSignature: google.thoughtSignature } : {}) });
+    }
     if (typeof m.content === 'string') {
       if (m.content) parts.push({ text: m.content });
     } else if (Array.isArray(m.content)) {
@@ -315,40 +367,46 @@ export function chatResponseToGemini(
         }
       }
     }
-    for (const tc of m.tool_calls ?? []) {
-      parts.push({ functionCall: { name: tc.function.name, args: argsObject(tc.function.arguments) } });
-    }
+    for (const tc of m.tool_calls ?? []) parts.push(functionCallPart(tc.id, tc.function.name, tc.function.arguments));
+    signText(parts, google?.textSignature);
     if (parts.length === 0) parts.push({ text: '' });
     const cand: GeminiCandidate = { content: { role: 'model', parts }, index: choice.index };
     const fr = finishReasonToGemini(choice.finish_reason);
     if (fr) cand.finishReason = fr;
-    return cand;
+    return withSafetyRatings(cand, google?.safetyRatings);
   });
   const u = usage ?? (completion.usage ? normalizeOpenAIUsage(completion.usage) : emptyUsage());
-  return {
-    candidates,
-    usageMetadata: geminiUsageFromNormalized(u),
-    modelVersion,
-    responseId: completion.id,
-  };
+  const out: GeminiResponse = { candidates };
+  const promptFeedback = completion[GOOGLE_FIELDS]?.promptFeedback;
+  if (promptFeedback) out.promptFeedback = promptFeedback;
+  out.usageMetadata = geminiUsageFromNormalized(u);
+  out.modelVersion = modelVersion;
+  out.responseId = completion.id;
+  return out;
 }
 
 // ---- stream: canonical chunks → Gemini stream chunks --------------------------------------------
 
 interface PendingCall {
+  /** carries the Google adapter's thought signature, when the call came from a Google model */
+  id?: string;
   name: string;
   arguments: string;
 }
 
 /**
- * Turns canonical chunks into `streamGenerateContent` chunks. Text and thoughts go out as they come.
- * Function calls are held until their choice finishes, because Gemini sends each call whole while
- * OpenAI streams the arguments in pieces. The finishing chunk is held until the usage is known, so the
- * last Gemini chunk carries finishReason and the final usageMetadata together, as Google's own does.
+ * Turns canonical chunks into `streamGenerateContent` chunks. Text and thoughts go out as they come, each
+ * with the signature Google sent on it. Function calls are held until their choice finishes, because
+ * Gemini sends each call whole while OpenAI streams the arguments in pieces. The finishing chunk is held
+ * until the usage is known, so the last Gemini chunk carries finishReason and the final usageMetadata
+ * together, as Google's own does. Safety ratings go out on every candidate that carries them, and the
+ * latest ones again on the final candidate.
  */
 export class GeminiStreamTranslator {
   private readonly calls = new Map<number, Map<number, PendingCall>>();
   private readonly finishes = new Map<number, GeminiFinishReason>();
+  private readonly ratings = new Map<number, GeminiSafetyRating[]>();
+  private answer: GoogleAnswerFields | undefined;
   private usage: NormalizedUsage | null = null;
   private ended = false;
   private responseId: string;
@@ -360,22 +418,29 @@ export class GeminiStreamTranslator {
   push(chunk: ChatCompletionChunk): GeminiStreamChunk[] {
     if (this.ended) return [];
     if (chunk.id) this.responseId = chunk.id;
+    if (chunk[GOOGLE_FIELDS]?.promptFeedback) this.answer = chunk[GOOGLE_FIELDS];
     const out: GeminiStreamChunk[] = [];
     const candidates: GeminiCandidate[] = [];
     for (const choice of chunk.choices) {
       const d = choice.delta;
+      const google: GoogleCandidateFields | undefined = choice[GOOGLE_FIELDS];
       const parts: GeminiPart[] = [];
-      if (d.reasoning_content) parts.push({ text: d.reasoning_content, thought: true });
+      if (d.reasoning_content) {
+        parts.push({ text: d.reasoning_content, thought: true, ...(google?.thoughtSignature ? { thoughtSignature: google.thoughtSignature } : {}) });
+      }
       if (d.content) parts.push({ text: d.content });
+      signText(parts, google?.textSignature);
       for (const tc of d.tool_calls ?? []) {
         const byIndex = this.calls.get(choice.index) ?? new Map<number, PendingCall>();
         this.calls.set(choice.index, byIndex);
         const call = byIndex.get(tc.index) ?? { name: '', arguments: '' };
+        if (tc.id) call.id = tc.id;
         if (tc.function?.name) call.name += tc.function.name;
         if (tc.function?.arguments) call.arguments += tc.function.arguments;
         byIndex.set(tc.index, call);
       }
-      if (parts.length) candidates.push({ content: { role: 'model', parts }, index: choice.index });
+      if (google?.safetyRatings) this.ratings.set(choice.index, google.safetyRatings);
+      if (parts.length) candidates.push(withSafetyRatings({ content: { role: 'model', parts }, index: choice.index }, google?.safetyRatings));
       const fr = finishReasonToGemini(choice.finish_reason);
       if (fr) this.finishes.set(choice.index, fr);
     }
@@ -397,12 +462,10 @@ export class GeminiStreamTranslator {
     if (usage) this.usage = usage;
     const indexes = new Set<number>([...this.finishes.keys(), ...this.calls.keys()]);
     const candidates: GeminiCandidate[] = [...indexes].sort((a, b) => a - b).map((index) => {
-      const parts: GeminiPart[] = [...(this.calls.get(index)?.values() ?? [])].map((c) => ({
-        functionCall: { name: c.name, args: argsObject(c.arguments) },
-      }));
+      const parts: GeminiPart[] = [...(this.calls.get(index)?.values() ?? [])].map((c) => functionCallPart(c.id, c.name, c.arguments));
       const cand: GeminiCandidate = { content: { role: 'model', parts: parts.length ? parts : [{ text: '' }] }, index };
       cand.finishReason = this.finishes.get(index) ?? 'STOP';
-      return cand;
+      return withSafetyRatings(cand, this.ratings.get(index));
     });
     if (!candidates.length && !this.usage) return [];
     const last = this.chunk(candidates);
@@ -411,8 +474,15 @@ export class GeminiStreamTranslator {
   }
 
   private chunk(candidates: GeminiCandidate[]): GeminiStreamChunk {
-    const c: GeminiStreamChunk = { modelVersion: this.modelVersion, responseId: this.responseId };
+    const c: GeminiStreamChunk = {};
     if (candidates.length) c.candidates = candidates;
+    // Google sends promptFeedback on the first chunk; it goes out with the first chunk written after it came.
+    if (this.answer?.promptFeedback) {
+      c.promptFeedback = this.answer.promptFeedback;
+      this.answer = undefined;
+    }
+    c.modelVersion = this.modelVersion;
+    c.responseId = this.responseId;
     return c;
   }
 }

@@ -15,7 +15,8 @@ import {
   str,
   tenantSafe,
 } from '../errors';
-import type { GeminiResponse } from '../types/gemini';
+import { GOOGLE_FIELDS, type GoogleBlock } from '../types/chat';
+import type { GeminiCandidate, GeminiResponse, GeminiSafetyRating } from '../types/gemini';
 
 const PROVIDER = 'google' as const;
 
@@ -66,6 +67,10 @@ export function classifyGoogleError(res: UpstreamResponse, secrets: readonly str
   const message = rawMessage ? tenantSafe(rawMessage, secrets) : undefined;
   const base = { provider: PROVIDER, status: res.status, detail, upstreamCode: status };
   const why = reasons(body);
+  // A cache name that does not resolve is the tenant's request, not the gateway's account or model.
+  if ((status === 'PERMISSION_DENIED' || status === 'NOT_FOUND') && rawMessage && /cached ?content/i.test(rawMessage)) {
+    return new UpstreamError({ ...base, kind: 'invalid_request', message: `invalid request: ${message ?? 'cachedContent was not found'}` });
+  }
 
   switch (status) {
     case 'INVALID_ARGUMENT':
@@ -104,25 +109,39 @@ export function classifyGoogleError(res: UpstreamResponse, secrets: readonly str
   }
 }
 
-/** A 200 answer whose prompt was refused outright. */
-export function promptBlockError(resp: GeminiResponse): UpstreamError | undefined {
+/**
+ * A 200 answer Google's filters stopped, as an error (the OpenAI-shaped route answers it as a
+ * content-policy refusal) that carries Google's own verdict under `GOOGLE_FIELDS`, so the Gemini-native
+ * route can answer it the way Google does.
+ */
+export class GoogleFilterError extends UpstreamError {
+  readonly [GOOGLE_FIELDS]: GoogleBlock;
+
+  constructor(reason: string, message: string, block: GoogleBlock) {
+    super({ kind: 'content_policy', provider: PROVIDER, status: 200, upstreamCode: reason, message });
+    this[GOOGLE_FIELDS] = block;
+  }
+}
+
+/** The upstream's list as it came, or nothing when it is not a list of objects. */
+export function safetyRatingsOf(v: unknown): GeminiSafetyRating[] | undefined {
+  return Array.isArray(v) && v.length > 0 && v.every(isRecord) ? (v as unknown as GeminiSafetyRating[]) : undefined;
+}
+
+/** A 200 answer whose prompt was refused outright: `promptFeedback.blockReason` and no candidates. */
+export function promptBlockError(resp: GeminiResponse): GoogleFilterError | undefined {
   const reason = resp.promptFeedback?.blockReason;
   if (!reason || reason === 'BLOCKED_REASON_UNSPECIFIED') return undefined;
-  return new UpstreamError({
-    kind: 'content_policy',
-    provider: PROVIDER,
-    status: 200,
-    upstreamCode: reason,
-    message: `The upstream provider blocked the prompt (${reason})`,
+  const safetyRatings = safetyRatingsOf(resp.promptFeedback?.safetyRatings);
+  return new GoogleFilterError(reason, `The upstream provider blocked the prompt (${reason})`, {
+    promptFeedback: { blockReason: reason, ...(safetyRatings ? { safetyRatings } : {}) },
   });
 }
 
-export function finishPolicyError(reason: string): UpstreamError {
-  return new UpstreamError({
-    kind: 'content_policy',
-    provider: PROVIDER,
-    status: 200,
-    upstreamCode: reason,
-    message: `The upstream provider withheld the answer (${reason})`,
+/** A candidate Google's filters ended before it said anything. */
+export function finishPolicyError(reason: string, candidate?: GeminiCandidate, index = 0): GoogleFilterError {
+  const safetyRatings = safetyRatingsOf(candidate?.safetyRatings);
+  return new GoogleFilterError(reason, `The upstream provider withheld the answer (${reason})`, {
+    candidate: { index: candidate?.index ?? index, finishReason: reason, ...(safetyRatings ? { safetyRatings } : {}) },
   });
 }

@@ -2,7 +2,68 @@
  * Canonical chat types. Switchyard's public chat API is OpenAI's chat-completions wire format, so that
  * format, typed, is also the shape every adapter translates to and from. Field names stay snake_case on
  * purpose: these objects are serialised to tenants as they are.
+ *
+ * What only Google's wire format has a place for (safety ratings, thought signatures, a blocked prompt's
+ * feedback) rides on the same objects under the `GOOGLE_FIELDS` symbol: it travels with them through the
+ * pipeline to the Google adapter and the Gemini-native route, and `JSON.stringify` never writes a symbol
+ * key, so the OpenAI-shaped answer and other providers' request bodies stay exactly as they are.
  */
+import type { GeminiPromptFeedback, GeminiSafetyRating, GeminiSafetySetting } from './gemini';
+
+/** Key of the Google-only fields on canonical objects (see the file comment). */
+export const GOOGLE_FIELDS: unique symbol = Symbol('switchyard.google');
+
+/**
+ * Gemini's `thoughtSignature` (https://ai.google.dev/gemini-api/docs/thought-signatures): an opaque token
+ * on the part it came with, to be sent back on that part in the next turn. Gemini 3 refuses a turn whose
+ * function call lost it.
+ */
+export interface GoogleSignature {
+  thoughtSignature?: string;
+}
+
+/** The signatures of an earlier model turn, for the Google adapter to send back on the parts they came on. */
+export interface GoogleTurnFields extends GoogleSignature {
+  /** a thought summary part that carried a signature, sent back as it came */
+  signedThought?: { text: string; thoughtSignature: string };
+}
+
+/** What a Google candidate says beside its content. */
+export interface GoogleCandidateFields {
+  /** `candidates[].safetyRatings` */
+  safetyRatings?: GeminiSafetyRating[];
+  /** the signature Google put on the candidate's answer text (the last text part, or an empty one) */
+  textSignature?: string;
+  /** the signature on its thought summary */
+  thoughtSignature?: string;
+}
+
+/** What a Google answer says beside its candidates. */
+export interface GoogleAnswerFields {
+  /** `promptFeedback` of an answer that was not blocked (only its `safetyRatings`) */
+  promptFeedback?: GeminiPromptFeedback;
+}
+
+/**
+ * Google's filters refused the prompt (`promptFeedback.blockReason`, no candidates) or withheld the answer
+ * (a candidate ended by `finishReason` with no content), in a 200 answer. Carried on the `UpstreamError`
+ * the Google adapter throws for it, under `GOOGLE_FIELDS`.
+ */
+export interface GoogleBlock {
+  promptFeedback?: GeminiPromptFeedback;
+  candidate?: { index: number; finishReason: string; safetyRatings?: GeminiSafetyRating[] };
+}
+
+/**
+ * Request fields only Google's models take. Other adapters never read them: the tenant asked for
+ * something those providers do not offer (filter thresholds) or cannot reach (a cache at Google).
+ */
+export interface GoogleRequestOptions {
+  /** `safetySettings`: per-category block thresholds */
+  safetySettings?: GeminiSafetySetting[];
+  /** `cachedContent`: resource name of a context cache in the gateway's Google project */
+  cachedContent?: string;
+}
 
 export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 
@@ -39,6 +100,8 @@ export interface ChatToolCall {
     /** JSON text, exactly as the model produced it */
     arguments: string;
   };
+  /** the function-call part's thought signature, in a request for the Google adapter to send back */
+  [GOOGLE_FIELDS]?: GoogleSignature;
 }
 
 export interface SystemMessage {
@@ -60,6 +123,8 @@ export interface AssistantMessage {
   name?: string;
   /** reasoning text some providers return (DeepSeek, Qwen, Kimi); passed back only where the provider wants it */
   reasoning_content?: string | null;
+  /** the thought signatures of the turn's text and thought parts, for the Google adapter to send back */
+  [GOOGLE_FIELDS]?: GoogleTurnFields;
 }
 
 export interface ToolMessage {
@@ -129,9 +194,16 @@ export interface ChatCompletionRequest {
   seed?: number;
   presence_penalty?: number;
   frequency_penalty?: number;
+  /**
+   * Sample from the k most likely tokens. Not in OpenAI's API (its adapters drop it); Google's
+   * `generationConfig.topK` and Anthropic's `top_k` take it.
+   */
+  top_k?: number;
   user?: string;
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
+  /** Google-only fields (see `GoogleRequestOptions`); set by the Gemini-native route, never by the chat route */
+  google?: GoogleRequestOptions;
 }
 
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call';
@@ -179,6 +251,7 @@ export interface ChatCompletionChoice {
   message: ChatCompletionMessage;
   finish_reason: FinishReason | null;
   logprobs?: null;
+  [GOOGLE_FIELDS]?: GoogleCandidateFields;
 }
 
 export interface ChatCompletion {
@@ -190,6 +263,7 @@ export interface ChatCompletion {
   choices: ChatCompletionChoice[];
   usage?: OpenAIUsage;
   system_fingerprint?: string | null;
+  [GOOGLE_FIELDS]?: GoogleAnswerFields;
 }
 
 export interface ChatToolCallDelta {
@@ -212,6 +286,7 @@ export interface ChatCompletionChunkChoice {
   delta: ChatCompletionDelta;
   finish_reason: FinishReason | null;
   logprobs?: null;
+  [GOOGLE_FIELDS]?: GoogleCandidateFields;
 }
 
 export interface ChatCompletionChunk {
@@ -223,4 +298,5 @@ export interface ChatCompletionChunk {
   /** only on the final chunk (whose `choices` is empty), as with OpenAI's `include_usage` */
   usage?: OpenAIUsage | null;
   system_fingerprint?: string | null;
+  [GOOGLE_FIELDS]?: GoogleAnswerFields;
 }
