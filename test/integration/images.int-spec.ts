@@ -2,11 +2,11 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { UnrecoverableError } from 'bullmq';
 import { AppConfig } from '@app/common';
-import { PrismaService } from '@app/database';
+import { PrismaService, SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { BillingService, PriceBook } from '@app/billing';
 import { ModelCatalog, ProviderClient } from '@app/providers';
 import { IMAGE_JOB_OPTIONS, IMAGE_QUEUE, JobCompletionSignal } from '@app/queue';
-import { IMAGE_STORE, loadImageUrlSecret, type ImageStore } from '@app/storage';
+import { IMAGE_STORE, loadImageUrlSecret, readImageObject, type ImageStore } from '@app/storage';
 import { ImageGenerationProcessor } from '../../apps/worker/src/image-generation.processor';
 import { startGateway, type TestGateway } from '../support/gateway';
 
@@ -28,7 +28,7 @@ describe('image jobs with the worker out of process', () => {
     store = gw.app.get<ImageStore>(IMAGE_STORE);
     // A worker of its own, not the gateway's: nothing but the job's row tells the gateway the job is done.
     processor = new ImageGenerationProcessor(
-      prisma,
+      gw.app.get<SqlDatabase>(SQL_DATABASE),
       gw.app.get(BillingService),
       gw.app.get(PriceBook),
       gw.app.get(ModelCatalog),
@@ -98,7 +98,7 @@ describe('image jobs with the worker out of process', () => {
         if (!row) await new Promise((r) => setTimeout(r, 20));
       }
       const worker = new ImageGenerationProcessor(
-        slowPrisma,
+        slow.app.get<SqlDatabase>(SQL_DATABASE),
         slow.app.get(BillingService),
         slow.app.get(PriceBook),
         slow.app.get(ModelCatalog),
@@ -113,6 +113,43 @@ describe('image jobs with the worker out of process', () => {
       expect((await res.json() as any).data).toHaveLength(1);
     } finally {
       await slow.close();
+    }
+  });
+
+  it('runs a job in three statements of its own: claim, record the images, finish', async () => {
+    const { key } = await gw.newTenant(5);
+    const { id } = await (await post(key, { model: 'grok/grok-imagine-image', prompt: 'A lamp', n: 2 }, { prefer: 'respond-async' })).json() as any;
+    const db = gw.app.get<SqlDatabase>(SQL_DATABASE);
+    const statements: string[] = [];
+    const counted: SqlDatabase = { ...db, query: (sql: string, params?: unknown[]) => (statements.push(sql.trim()), db.query(sql, params)) } as SqlDatabase;
+    const signal = new JobCompletionSignal();
+    const listener = signal.listen(id);
+    const worker = new ImageGenerationProcessor(
+      counted,
+      gw.app.get(BillingService),
+      gw.app.get(PriceBook),
+      gw.app.get(ModelCatalog),
+      gw.app.get(ProviderClient),
+      store,
+      signal,
+    );
+    expect(await worker.run(id)).toBe('succeeded');
+    expect(statements).toHaveLength(3);
+    expect(statements[0]).toMatch(/^WITH claimed AS \(\s*UPDATE image_jobs SET status = 'running'/);
+    expect(statements[1]).toMatch(/^INSERT INTO stored_images/);
+    expect(statements[2]).toMatch(/^UPDATE image_jobs\s+SET status = \$2/);
+    // the finished row and the images reach waiters in this process with the notice
+    const finished = (await listener.next(10_000))?.finished;
+    listener.stop();
+    expect(finished?.record).toMatchObject({ id, status: 'succeeded', servedModel: 'grok/grok-imagine-image', attempts: 1 });
+    expect(finished?.record.result?.images).toHaveLength(2);
+    expect(finished?.images).toHaveLength(2);
+    const row = await prisma.imageJob.findUniqueOrThrow({ where: { id } });
+    expect(finished?.record.result).toEqual(row.result);
+    expect(finished?.record.completedAt).toEqual(row.completedAt);
+    for (const [index, bytes] of (finished?.images ?? []).entries()) {
+      const object = await store.get(`${row.tenantId}/${id}/${index}`);
+      expect(object && (await readImageObject(object)).equals(bytes)).toBe(true);
     }
   });
 
@@ -217,5 +254,47 @@ describe('image jobs with the worker out of process', () => {
     expect(a).toMatch(/^[0-9a-f]{64}$/);
     const configured = Object.assign(Object.create(AppConfig.prototype) as AppConfig, config, { IMAGE_URL_SECRET: 'x'.repeat(40) });
     expect(await loadImageUrlSecret(configured, prisma)).toBe('x'.repeat(40));
+  });
+});
+
+describe('image jobs with the worker in process', () => {
+  let gw: TestGateway;
+  afterAll(async () => gw?.close());
+
+  it('answers b64_json from what the worker hands over, without reading the job or its images back', async () => {
+    gw = await startGateway({ WORKER_IN_PROCESS: 'true' });
+    const { key, tenantId } = await gw.newTenant(5);
+    const db = gw.app.get<SqlDatabase>(SQL_DATABASE);
+    const store = gw.app.get<ImageStore>(IMAGE_STORE);
+    const query = jest.spyOn(db, 'query');
+    const get = jest.spyOn(store, 'get');
+    try {
+      const started = Date.now();
+      const res = await fetch(`${gw.url}/v1/images/generations`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'openai/gpt-image-1-mini', prompt: 'A kite', n: 2, response_format: 'b64_json' }),
+      });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+      const body = JSON.parse(text) as { data: { b64_json: string }[]; usage?: unknown };
+      expect(body.data).toHaveLength(2);
+      const elapsed = Date.now() - started;
+      const jobStatements = query.mock.calls.map(([sql]) => sql).filter((sql) => /image_jobs|stored_images/.test(sql));
+      const reads = jobStatements.filter((sql) => /^SELECT\s[^]*\sFROM image_jobs/.test(sql.trim()));
+      // the worker's notice answers the request; the row is polled only as a fallback, once a second
+      expect(reads.length).toBeLessThanOrEqual(Math.floor(elapsed / 1000));
+      expect(jobStatements).toHaveLength(4 + reads.length); // insert the job; claim it, record its images, finish it
+      if (reads.length === 0) expect(get).not.toHaveBeenCalled();
+      const jobId = res.headers.get('x-switchyard-job-id')!;
+      for (const [index, d] of body.data.entries()) {
+        const object = await store.get(`${tenantId}/${jobId}/${index}`);
+        expect(object && (await readImageObject(object)).toString('base64')).toBe(d.b64_json);
+      }
+    } finally {
+      query.mockRestore();
+      get.mockRestore();
+    }
   });
 });

@@ -2,7 +2,7 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { ApiError } from '@app/common';
-import { Prisma, PrismaService } from '@app/database';
+import { SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { BillingService, computeCost, PriceBook, type Cost } from '@app/billing';
 import {
   ModelCatalog,
@@ -13,17 +13,20 @@ import {
 } from '@app/providers';
 import {
   fromStoredImageJobRequest,
+  IMAGE_JOB_RECORD_COLUMNS,
   IMAGE_MAX_STALLED_COUNT,
   IMAGE_QUEUE,
   IMAGE_WORKER_CONCURRENCY,
   IMAGE_LOCK_DURATION_MS,
   IMAGE_STALLED_INTERVAL_MS,
+  imageJobRecordFromRow,
   imageStorageKey,
   isTerminalImageJobStatus,
   JobCompletionSignal,
   type ImageJobError,
   type ImageJobImage,
   type ImageJobPayload,
+  type ImageJobRecordRow,
   type ImageJobResult,
   type ImageJobStatus,
   type StoredImageJobRequest,
@@ -36,10 +39,56 @@ interface JobRow {
   tenantId: string;
   apiKeyId: string | null;
   endpoint: string;
-  status: string;
   request: StoredImageJobRequest;
   chain: string[];
   createdAt: Date;
+}
+
+/**
+ * Claims a job for a run: marks it running unless it is finished, and says in the same statement whether an
+ * earlier run already settled it (its usage record exists).
+ */
+const CLAIM_SQL = `
+  WITH claimed AS (
+    UPDATE image_jobs SET status = 'running', updated_at = now()
+     WHERE id = $1::uuid AND status IN ('queued', 'running')
+    RETURNING id, tenant_id, api_key_id, endpoint, request, chain, created_at
+  )
+  SELECT c.id::text AS id, c.tenant_id::text AS tenant_id, c.api_key_id::text AS api_key_id, c.endpoint, c.request, c.chain,
+         c.created_at, u.status AS settled_status
+    FROM claimed c LEFT JOIN usage_records u ON u.id = c.id::text`;
+
+/**
+ * Finishes a job unless another run already did, and returns it as the routes read it. Fields passed as null
+ * keep what the row has.
+ */
+const FINISH_SQL = `
+  UPDATE image_jobs
+     SET status = $2, served_model = COALESCE($3, served_model), fallback_level = COALESCE($4::int, fallback_level),
+         attempts = attempts + $5::int, result = COALESCE($6::jsonb, result), error = COALESCE($7::jsonb, error),
+         completed_at = now(), updated_at = now()
+   WHERE id = $1::uuid AND status IN ('queued', 'running')
+  RETURNING ${IMAGE_JOB_RECORD_COLUMNS}`;
+
+interface ClaimRow {
+  id: string;
+  tenant_id: string;
+  api_key_id: string | null;
+  endpoint: string;
+  request: StoredImageJobRequest;
+  chain: string[] | null;
+  created_at: Date | string;
+  settled_status: string | null;
+}
+
+interface Finish {
+  status: 'succeeded' | 'failed';
+  servedModel?: string;
+  fallbackLevel?: number;
+  /** upstream attempts this run made, added to the row's count */
+  attempts?: number;
+  result?: ImageJobResult;
+  error?: ImageJobError;
 }
 
 function errorRecord(error: ApiError): ImageJobError {
@@ -59,6 +108,11 @@ function errorRecord(error: ApiError): ImageJobError {
  * Running a job again (a stalled job picked up after its worker died, or a BullMQ retry) is safe: a finished
  * job is not run again, images go to keys fixed by job and index and their rows are keyed the same way, and
  * settle is keyed by the job id and bills at most once. A job that fails for good releases its reservation.
+ *
+ * A run's statements: claim the row (also reading whether an earlier run settled), record the stored images,
+ * settle, finish the row (returning it, so waiters in this process get it without a read). They go to the
+ * database driver directly: each is one hand-written statement, and Prisma's query pipeline costs more CPU than
+ * the round trip itself.
  */
 @Processor(IMAGE_QUEUE, {
   concurrency: IMAGE_WORKER_CONCURRENCY,
@@ -70,7 +124,7 @@ export class ImageGenerationProcessor extends WorkerHost {
   private readonly logger = new Logger(ImageGenerationProcessor.name);
 
   constructor(
-    private readonly prisma: PrismaService,
+    @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
     private readonly billing: BillingService,
     private readonly prices: PriceBook,
     private readonly catalog: ModelCatalog,
@@ -88,14 +142,10 @@ export class ImageGenerationProcessor extends WorkerHost {
 
   /** One run of a job; returns the job's status afterwards. `finalAttempt`: no BullMQ retry follows a failure. */
   async run(jobId: string, finalAttempt = true): Promise<ImageJobStatus> {
-    const row = await this.load(jobId);
-    if (!row) {
-      this.logger.warn(`image job ${jobId} has no row; nothing to do`);
-      return 'failed';
-    }
-    if (isTerminalImageJobStatus(row.status)) return row.status;
-    if (await this.recoverSettled(row)) return 'succeeded';
-    await this.prisma.imageJob.updateMany({ where: { id: jobId, status: { in: ['queued', 'running'] } }, data: { status: 'running' } });
+    const claimed = await this.claim(jobId);
+    if (!claimed) return this.unclaimable(jobId);
+    const { row, settled } = claimed;
+    if (settled && (await this.recoverSettled(row))) return 'succeeded';
 
     let upstreamAttempts = 0;
     let level = 0;
@@ -112,7 +162,11 @@ export class ImageGenerationProcessor extends WorkerHost {
           onFallback: (from, to, next) => {
             level = next;
             this.logger.warn(`image job ${jobId}: ${from.id} failed, falling back to ${to.id}`);
-            progress.push(this.prisma.imageJob.updateMany({ where: { id: jobId, status: 'running' }, data: { fallbackLevel: next } }).catch(() => undefined));
+            progress.push(
+              this.db
+                .query(`UPDATE image_jobs SET fallback_level = $2::int, updated_at = now() WHERE id = $1::uuid AND status = 'running'`, [jobId, next])
+                .catch(() => undefined),
+            );
           },
         },
       );
@@ -138,12 +192,30 @@ export class ImageGenerationProcessor extends WorkerHost {
     }
   }
 
-  private async load(jobId: string): Promise<JobRow | null> {
-    const row = await this.prisma.imageJob.findUnique({
-      where: { id: jobId },
-      select: { id: true, tenantId: true, apiKeyId: true, endpoint: true, status: true, request: true, chain: true, createdAt: true },
-    });
-    return row ? { ...row, request: row.request as unknown as StoredImageJobRequest } : null;
+  /** Marks the job running; null when it has no row or is already finished. `settled`: an earlier run's usage record says it succeeded. */
+  private async claim(jobId: string): Promise<{ row: JobRow; settled: boolean } | null> {
+    const [r] = await this.db.query<ClaimRow>(CLAIM_SQL, [jobId]);
+    if (!r) return null;
+    return {
+      row: {
+        id: r.id,
+        tenantId: r.tenant_id,
+        apiKeyId: r.api_key_id,
+        endpoint: r.endpoint,
+        request: r.request,
+        chain: r.chain ?? [],
+        createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+      },
+      settled: r.settled_status === 'succeeded',
+    };
+  }
+
+  /** The status to report for a job that could not be claimed: its own when it is finished, failed when it has no row. */
+  private async unclaimable(jobId: string): Promise<ImageJobStatus> {
+    const [r] = await this.db.query<{ status: string }>('SELECT status FROM image_jobs WHERE id = $1::uuid', [jobId]);
+    if (r && isTerminalImageJobStatus(r.status)) return r.status;
+    this.logger.warn(`image job ${jobId} has no row; nothing to do`);
+    return 'failed';
   }
 
   /**
@@ -151,35 +223,50 @@ export class ImageGenerationProcessor extends WorkerHost {
    * from what it left behind, without generating, and so without paying the upstream, a second time.
    */
   private async recoverSettled(row: JobRow): Promise<boolean> {
-    const usage = await this.prisma.usageRecord.findUnique({ where: { id: row.id } });
-    if (!usage || usage.status !== 'succeeded' || !usage.servedModel) return false;
-    const stored = await this.prisma.storedImage.findMany({ where: { jobId: row.id }, orderBy: { index: 'asc' } });
+    const [usage] = await this.db.query<{
+      served_model: string | null;
+      provider: string | null;
+      fallback_level: number;
+      cost_micros: string;
+      input_tokens: number;
+      cached_tokens: number;
+      output_tokens: number;
+      reasoning_tokens: number;
+      image_input_tokens: number;
+      image_output_tokens: number;
+      images: number;
+      created_at: Date | string;
+    }>(
+      `SELECT served_model, provider, fallback_level, cost_micros::text AS cost_micros, input_tokens, cached_tokens, output_tokens,
+              reasoning_tokens, image_input_tokens, image_output_tokens, images, created_at
+         FROM usage_records WHERE id = $1 AND status = 'succeeded'`,
+      [row.id],
+    );
+    if (!usage?.served_model) return false;
+    const stored = await this.db.query<{ id: string; index: number; mime_type: string; bytes: number }>(
+      'SELECT id::text AS id, index, mime_type, bytes FROM stored_images WHERE job_id = $1::uuid ORDER BY index',
+      [row.id],
+    );
     if (stored.length === 0 || (usage.images > 0 && stored.length !== usage.images)) return false;
     const record: ImageJobResult = {
-      created: Math.floor(usage.createdAt.getTime() / 1000),
-      images: stored.map((s) => ({ id: s.id, index: s.index, mimeType: s.mimeType, bytes: s.bytes })),
+      created: Math.floor(new Date(usage.created_at).getTime() / 1000),
+      images: stored.map((s) => ({ id: s.id, index: Number(s.index), mimeType: s.mime_type, bytes: Number(s.bytes) })),
       usage: {
-        textInput: usage.inputTokens,
-        cachedInput: usage.cachedTokens,
-        imageInput: usage.imageInputTokens,
+        textInput: usage.input_tokens,
+        cachedInput: usage.cached_tokens,
+        imageInput: usage.image_input_tokens,
         audioInput: 0,
-        textOutput: usage.outputTokens,
-        reasoningOutput: usage.reasoningTokens,
-        imageOutput: usage.imageOutputTokens,
+        textOutput: usage.output_tokens,
+        reasoningOutput: usage.reasoning_tokens,
+        imageOutput: usage.image_output_tokens,
         images: usage.images,
       },
-      costMicros: usage.costMicros.toString(),
-      servedModel: usage.servedModel,
+      costMicros: usage.cost_micros,
+      servedModel: usage.served_model,
       provider: usage.provider ?? '',
-      fallbackLevel: usage.fallbackLevel,
+      fallbackLevel: usage.fallback_level,
     };
-    await this.finish(row.id, {
-      status: 'succeeded',
-      servedModel: usage.servedModel,
-      fallbackLevel: usage.fallbackLevel,
-      result: record as unknown as Prisma.InputJsonValue,
-      completedAt: new Date(),
-    });
+    await this.finish(row.id, { status: 'succeeded', servedModel: usage.served_model, fallbackLevel: usage.fallback_level, result: record });
     this.logger.warn(`image job ${row.id} had been settled by an earlier run; finished it without generating again`);
     return true;
   }
@@ -203,25 +290,33 @@ export class ImageGenerationProcessor extends WorkerHost {
     };
   }
 
+  /** Stores the images under keys fixed by job and index, then records them all in one statement. */
   private async storeImages(row: JobRow, result: ImageGenerationResult): Promise<ImageJobImage[]> {
-    const out: ImageJobImage[] = [];
+    const stored: { key: string; mimeType: string; size: number }[] = [];
     for (const [index, image] of result.images.entries()) {
       const key = imageStorageKey(row.tenantId, row.id, index);
       const info = await this.store.put(key, image.data, image.mimeType);
-      const rows = await this.prisma.$queryRaw<{ id: string }[]>`
-        INSERT INTO stored_images (id, tenant_id, job_id, index, mime_type, storage_key, bytes)
-        VALUES (gen_random_uuid(), ${row.tenantId}::uuid, ${row.id}::uuid, ${index}, ${info.mimeType}, ${key}, ${info.size})
-        ON CONFLICT (job_id, index) DO UPDATE SET mime_type = EXCLUDED.mime_type, bytes = EXCLUDED.bytes, storage_key = EXCLUDED.storage_key
-        RETURNING id::text AS id`;
-      out.push({
-        id: rows[0].id,
-        index,
-        mimeType: info.mimeType,
-        bytes: info.size,
-        ...(image.revisedPrompt ? { revisedPrompt: image.revisedPrompt } : {}),
-      });
+      stored.push({ key, mimeType: info.mimeType, size: info.size });
     }
-    return out;
+    const params: unknown[] = [row.tenantId, row.id];
+    const values = stored.map((s, index) => {
+      const at = params.push(index, s.mimeType, s.key, s.size);
+      return `(gen_random_uuid(), $1::uuid, $2::uuid, $${at - 3}::int, $${at - 2}, $${at - 1}, $${at}::int)`;
+    });
+    const rows = await this.db.query<{ id: string; index: number }>(
+      `INSERT INTO stored_images (id, tenant_id, job_id, index, mime_type, storage_key, bytes)
+       VALUES ${values.join(', ')}
+       ON CONFLICT (job_id, index) DO UPDATE SET mime_type = EXCLUDED.mime_type, bytes = EXCLUDED.bytes, storage_key = EXCLUDED.storage_key
+       RETURNING id::text AS id, index`,
+      params,
+    );
+    const ids = new Map(rows.map((r) => [Number(r.index), r.id]));
+    return stored.map((s, index) => {
+      const id = ids.get(index);
+      if (!id) throw new Error(`image ${index} of job ${row.id} was stored but not recorded`);
+      const revisedPrompt = result.images[index].revisedPrompt;
+      return { id, index, mimeType: s.mimeType, bytes: s.size, ...(revisedPrompt ? { revisedPrompt } : {}) };
+    });
   }
 
   private async succeed(row: JobRow, outcome: FallbackResult<ImageGenerationResult>, upstreamAttempts: number): Promise<ImageJobStatus> {
@@ -243,29 +338,26 @@ export class ImageGenerationProcessor extends WorkerHost {
       priceId,
     });
     // A run that lost the race to settle reports what was billed, not what it would have billed.
-    let costMicros = cost.totalMicros;
+    let costMicros = cost.totalMicros.toString();
     if (!settled) {
-      const billed = await this.prisma.usageRecord.findUnique({ where: { id: row.id }, select: { costMicros: true } });
-      costMicros = billed?.costMicros ?? costMicros;
+      const [billed] = await this.db.query<{ cost_micros: string }>('SELECT cost_micros::text AS cost_micros FROM usage_records WHERE id = $1', [row.id]);
+      costMicros = billed?.cost_micros ?? costMicros;
     }
     const record: ImageJobResult = {
       created: Math.floor(Date.now() / 1000),
       images,
       ...(result.text ? { text: result.text } : {}),
       usage: result.usage,
-      costMicros: costMicros.toString(),
+      costMicros,
       servedModel: model.id,
       provider: model.provider,
       fallbackLevel: level,
     };
-    await this.finish(row.id, {
-      status: 'succeeded',
-      servedModel: model.id,
-      fallbackLevel: level,
-      attempts: { increment: upstreamAttempts },
-      result: record as unknown as Prisma.InputJsonValue,
-      completedAt: new Date(),
-    });
+    await this.finish(
+      row.id,
+      { status: 'succeeded', servedModel: model.id, fallbackLevel: level, attempts: upstreamAttempts, result: record },
+      result.images.map((i) => i.data),
+    );
     return 'succeeded';
   }
 
@@ -288,19 +380,28 @@ export class ImageGenerationProcessor extends WorkerHost {
         error: error.message,
       },
     );
-    await this.finish(row.id, {
-      status: 'failed',
-      fallbackLevel: level,
-      attempts: { increment: upstreamAttempts },
-      error: errorRecord(error) as unknown as Prisma.InputJsonValue,
-      completedAt: new Date(),
-    });
+    await this.finish(row.id, { status: 'failed', fallbackLevel: level, attempts: upstreamAttempts, error: errorRecord(error) });
   }
 
-  /** Finishes the row unless another run already did; waiters in this process hear of it at once. */
-  private async finish(jobId: string, data: Prisma.ImageJobUpdateManyMutationInput): Promise<void> {
-    const { count } = await this.prisma.imageJob.updateMany({ where: { id: jobId, status: { in: ['queued', 'running'] } }, data });
-    if (count === 0) this.logger.warn(`image job ${jobId} was already finished by another run`);
-    this.completion.notify(jobId);
+  /**
+   * Finishes the row unless another run already did; waiters in this process hear of it at once, with the row
+   * as finished and the images' bytes, so they answer without reading either back.
+   */
+  private async finish(jobId: string, f: Finish, images?: readonly Buffer[]): Promise<void> {
+    const [row] = await this.db.query<ImageJobRecordRow>(FINISH_SQL, [
+      jobId,
+      f.status,
+      f.servedModel ?? null,
+      f.fallbackLevel ?? null,
+      f.attempts ?? 0,
+      f.result ? JSON.stringify(f.result) : null,
+      f.error ? JSON.stringify(f.error) : null,
+    ]);
+    if (!row) {
+      this.logger.warn(`image job ${jobId} was already finished by another run`);
+      this.completion.notify(jobId);
+      return;
+    }
+    this.completion.notify(jobId, { record: imageJobRecordFromRow(row), ...(images ? { images } : {}) });
   }
 }

@@ -39,6 +39,12 @@ export interface UpstreamResponse {
   headers: Record<string, string>;
   /** the body as text; adapters parse it (`parseJsonBody` in errors.ts does it safely) */
   bodyText: string;
+  /**
+   * Base64 payloads (generated images) the client decoded from the raw answer instead of leaving them in
+   * `bodyText`, where a placeholder string stands for each: placeholder → bytes. Adapters read such a value
+   * with `decodeImageValue` (`http/lifted-base64.ts`), which accepts a placeholder or ordinary base64 alike.
+   */
+  lifted?: ReadonlyMap<string, Buffer>;
 }
 
 /** One Server-Sent Event as the SSE reader produces it. */

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ProviderClient, estimateUsage } from './provider-client';
 import { testModel } from './testing/adapter-harness';
 import { UpstreamError } from './errors';
@@ -27,6 +30,34 @@ describe('ProviderClient (no network)', () => {
       .catch((e: unknown) => e);
     expect((err as UpstreamError).kind).toBe('invalid_request');
     await client.close();
+  });
+});
+
+describe('ProviderClient.generateImages', () => {
+  it('takes the images of a large answer straight from its bytes, JSON escapes and all, and the rest from its text', async () => {
+    const png = (n: number) => Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(n)]);
+    const images = [png(400_000), png(300_000)];
+    const answer = JSON.stringify({
+      created: 1,
+      data: images.map((img, i) => ({ b64_json: img.toString('base64'), revised_prompt: `take ${i}` })),
+      usage: { input_tokens: 10, output_tokens: 4000, input_tokens_details: { text_tokens: 10, image_tokens: 0 } },
+    }).replace(/\//g, '\\/');
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+      res.end(answer);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new ProviderClient({ openai: { apiKey: 'sk-test', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` } });
+    try {
+      const result = await client.generateImages(testModel('openai', 'gpt-image-1'), { prompt: 'x', n: 2 });
+      expect(result.images.map((i) => i.data.equals(images[result.images.indexOf(i)]))).toEqual([true, true]);
+      expect(result.images.map((i) => i.revisedPrompt)).toEqual(['take 0', 'take 1']);
+      expect(result.usage).toMatchObject({ textInput: 10, imageOutput: 4000, images: 2 });
+    } finally {
+      await client.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

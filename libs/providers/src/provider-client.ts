@@ -6,6 +6,7 @@
 import type { ModelSpec, ProviderId } from './catalog/model-spec';
 import type { ChatResult, ChatStreamState, UpstreamRequest, UpstreamResponse } from './adapter';
 import { UpstreamError, malformed } from './errors';
+import { IMAGE_BASE64_FIELDS } from './http/lifted-base64';
 import { readSse } from './http/sse-reader';
 import { type UpstreamTimeouts, UpstreamHttpClient } from './http/upstream-http-client';
 import { type ProviderRegistry, createDefaultProviderRegistry } from './provider-registry';
@@ -168,7 +169,8 @@ export class ProviderClient {
     const upstream = isEdit && images.buildEditRequest
       ? images.buildEditRequest(model, req, endpoint.apiKey)
       : images.buildRequest(model, req, endpoint.apiKey);
-    const res = await this.send(model.provider, endpoint, upstream, ctx, this.imageTimeouts);
+    // The image bytes are decoded from the raw answer and lifted out of its text, which is all the adapter parses.
+    const res = await this.send(model.provider, endpoint, upstream, ctx, this.imageTimeouts, IMAGE_BASE64_FIELDS);
     return isEdit && images.parseEditResponse ? images.parseEditResponse(model, res, req) : images.parseResponse(model, res, req);
   }
 
@@ -190,8 +192,9 @@ export class ProviderClient {
     upstream: UpstreamRequest,
     ctx: CallContext,
     timeouts?: Partial<UpstreamTimeouts>,
+    liftBase64?: readonly string[],
   ): Promise<UpstreamResponse> {
-    const res = await this.http.send(endpoint.baseUrl, upstream, { provider, signal: ctx.signal, secrets: [endpoint.apiKey], timeouts });
+    const res = await this.http.send(endpoint.baseUrl, upstream, { provider, signal: ctx.signal, secrets: [endpoint.apiKey], timeouts, liftBase64 });
     if (res.status < 200 || res.status >= 300) {
       throw this.registry.get(provider).classifyError(res, [endpoint.apiKey]);
     }

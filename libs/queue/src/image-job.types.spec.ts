@@ -1,5 +1,5 @@
 import { isValidStorageKey } from '@app/storage';
-import { fromStoredImageJobRequest, imageStorageKey, isTerminalImageJobStatus, toStoredImageJobRequest } from './image-job.types';
+import { fromStoredImageJobRequest, imageJobRecordFromRow, imageStorageKey, isTerminalImageJobStatus, toStoredImageJobRequest } from './image-job.types';
 
 describe('image job records', () => {
   it('round-trips a canonical request through the JSON row, input images included', () => {
@@ -27,6 +27,34 @@ describe('image job records', () => {
     const key = imageStorageKey('0b6c7a52-3e0f-4f0c-9f5e-1a2b3c4d5e6f', '5d0f2f7e-8b1a-4c3d-9e2f-0a1b2c3d4e5f', 3);
     expect(key).toBe('0b6c7a52-3e0f-4f0c-9f5e-1a2b3c4d5e6f/5d0f2f7e-8b1a-4c3d-9e2f-0a1b2c3d4e5f/3');
     expect(isValidStorageKey(key)).toBe(true);
+  });
+
+  it('reads a job record from a row as either driver returns it', () => {
+    const row = {
+      id: 'j',
+      tenant_id: 't',
+      endpoint: '/v1/images/generations',
+      status: 'succeeded',
+      request: { requestedModel: 'm', responseFormat: 'b64_json', prompt: 'p', n: 1 },
+      chain: ['m'],
+      served_model: 'm',
+      fallback_level: 0,
+      attempts: 1,
+      result: { created: 1, images: [], usage: {}, costMicros: '5', servedModel: 'm', provider: 'openai', fallbackLevel: 0 },
+      error: null,
+      created_at: new Date('2026-01-02T03:04:05.006Z'),
+      completed_at: '2026-01-02T03:04:06.007Z',
+    };
+    const record = imageJobRecordFromRow(row);
+    expect(record).toMatchObject({ id: 'j', tenantId: 't', status: 'succeeded', servedModel: 'm', fallbackLevel: 0, attempts: 1, error: null });
+    expect(record.createdAt).toEqual(new Date('2026-01-02T03:04:05.006Z'));
+    expect(record.completedAt).toEqual(new Date('2026-01-02T03:04:06.007Z'));
+    expect(imageJobRecordFromRow({ ...row, chain: null, fallback_level: null, result: null, completed_at: null })).toMatchObject({
+      chain: [],
+      fallbackLevel: null,
+      result: null,
+      completedAt: null,
+    });
   });
 
   it('knows which statuses are final', () => {

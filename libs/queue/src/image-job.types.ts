@@ -64,6 +64,76 @@ export interface ImageJobError {
   headers?: Record<string, string>;
 }
 
+/** An `image_jobs` row as the routes answer from it (everything but the key id and idempotency columns). */
+export interface ImageJobRecord {
+  id: string;
+  tenantId: string;
+  endpoint: string;
+  status: ImageJobStatus;
+  request: StoredImageJobRequest;
+  chain: string[];
+  servedModel: string | null;
+  fallbackLevel: number | null;
+  attempts: number;
+  result: ImageJobResult | null;
+  error: ImageJobError | null;
+  createdAt: Date;
+  completedAt: Date | null;
+}
+
+/** The select list (or `RETURNING` list) an `ImageJobRecord` is read from; pair it with `imageJobRecordFromRow`. */
+export const IMAGE_JOB_RECORD_COLUMNS =
+  'id::text AS id, tenant_id::text AS tenant_id, endpoint, status, request, chain, served_model, fallback_level, attempts, result, error, created_at, completed_at';
+
+/** A row as `IMAGE_JOB_RECORD_COLUMNS` selects it, from node-postgres or PGlite. */
+export interface ImageJobRecordRow {
+  id: string;
+  tenant_id: string;
+  endpoint: string;
+  status: string;
+  request: unknown;
+  chain: string[] | null;
+  served_model: string | null;
+  fallback_level: number | null;
+  attempts: number;
+  result: unknown;
+  error: unknown;
+  created_at: Date | string;
+  completed_at: Date | string | null;
+}
+
+function toDate(v: Date | string): Date {
+  return v instanceof Date ? v : new Date(v);
+}
+
+export function imageJobRecordFromRow(row: ImageJobRecordRow): ImageJobRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    endpoint: row.endpoint,
+    status: row.status as ImageJobStatus,
+    request: row.request as StoredImageJobRequest,
+    chain: row.chain ?? [],
+    servedModel: row.served_model,
+    fallbackLevel: row.fallback_level === null ? null : Number(row.fallback_level),
+    attempts: Number(row.attempts),
+    result: (row.result as ImageJobResult | null) ?? null,
+    error: (row.error as ImageJobError | null) ?? null,
+    createdAt: toDate(row.created_at),
+    completedAt: row.completed_at === null ? null : toDate(row.completed_at),
+  };
+}
+
+/**
+ * What a worker hands the requests of its own process that wait for a job it just finished, so they answer without
+ * reading the job back: the row as the finishing statement returned it, and the bytes of the images it stored.
+ */
+export interface FinishedImageJob {
+  record: ImageJobRecord;
+  /** the stored images' bytes, by index (absent for a failed job or one finished from an earlier run) */
+  images?: readonly Buffer[];
+}
+
 export function toStoredImageJobRequest(
   requestedModel: string,
   req: ImageGenerationRequest,

@@ -2,9 +2,10 @@ import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { ApiError } from '@app/common';
-import { PrismaService } from '@app/database';
+import { SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { IMAGE_STORE, imageFileExtension, readImageObject, UrlSigner, type ImageStore } from '@app/storage';
 import { Public } from '@app/tenancy';
+import { UUID } from './image-generation.service';
 
 /**
  * Signed links to generated images. The link is the credential (no API key), so its signature and expiry
@@ -15,7 +16,7 @@ import { Public } from '@app/tenancy';
 export class ImageFilesController {
   constructor(
     private readonly signer: UrlSigner,
-    private readonly prisma: PrismaService,
+    @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
     @Inject(IMAGE_STORE) private readonly store: ImageStore,
   ) {}
 
@@ -24,8 +25,8 @@ export class ImageFilesController {
   @ApiOperation({ summary: 'A generated image behind a signed, expiring link (no API key needed)' })
   async serve(@Param('id') id: string, @Query('expires') expires: unknown, @Query('signature') signature: unknown, @Res() res: Response): Promise<void> {
     this.signer.assertValid(id, expires, signature);
-    const row = await this.prisma.storedImage.findUnique({ where: { id }, select: { storageKey: true } });
-    const image = row ? await this.store.get(row.storageKey) : null;
+    const [row] = UUID.test(id) ? await this.db.query<{ storage_key: string }>('SELECT storage_key FROM stored_images WHERE id = $1::uuid', [id]) : [];
+    const image = row ? await this.store.get(row.storage_key) : null;
     if (!image) throw ApiError.notFound('This image is no longer stored.', 'image_not_found');
     res.status(200);
     res.setHeader('Content-Type', image.mimeType);

@@ -2,22 +2,24 @@ import { randomUUID } from 'node:crypto';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { ApiError } from '@app/common';
-import { Prisma, PrismaService } from '@app/database';
+import { ApiError, AppConfig } from '@app/common';
+import { SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { BillingService, imageReserveMicros, PriceBook, promptReserveMicros, tokenCost, type Payer } from '@app/billing';
 import type { ImageGenerationRequest, ModelSpec, NormalizedUsage } from '@app/providers';
 import {
   GENERATE_IMAGES_JOB,
+  IMAGE_JOB_RECORD_COLUMNS,
   IMAGE_QUEUE,
+  imageJobRecordFromRow,
   imageStorageKey,
   isTerminalImageJobStatus,
   JobCompletionSignal,
   toStoredImageJobRequest,
   type ImageJobError,
   type ImageJobPayload,
-  type ImageJobResult,
+  type ImageJobRecord,
+  type ImageJobRecordRow,
   type ImageJobStatus,
-  type StoredImageJobRequest,
 } from '@app/queue';
 import { IMAGE_STORE, readImageObject, type ImageStore } from '@app/storage';
 import { IMAGE_RETRY_POLICY } from '@app/routing';
@@ -29,6 +31,9 @@ export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
  * so the sweeper never releases spend a running job is about to settle; a lost job's is released after it.
  */
 export const IMAGE_RESERVATION_TTL_MS = IMAGE_RETRY_POLICY.totalBudgetMs + 50 * 60_000;
+/** How often a waiting request reads its job's row: from the first interval, doubling up to the longest. */
+const FIRST_POLL_INTERVAL_MS = 50;
+const MAX_POLL_INTERVAL_MS = 1000;
 /** The header naming an image job on every answer about one. */
 export const JOB_ID_HEADER = 'X-Switchyard-Job-Id';
 
@@ -67,20 +72,13 @@ export interface SubmittedImageJob {
 }
 
 /** A job as its tenant may see it. */
-export interface ImageJobView {
-  id: string;
-  tenantId: string;
-  endpoint: string;
-  status: ImageJobStatus;
-  request: StoredImageJobRequest;
-  chain: string[];
-  servedModel: string | null;
-  fallbackLevel: number | null;
-  attempts: number;
-  result: ImageJobResult | null;
-  error: ImageJobError | null;
-  createdAt: Date;
-  completedAt: Date | null;
+export type ImageJobView = ImageJobRecord;
+
+/** A job as a wait left it, with the bytes of its images when the worker of this process handed them over. */
+export interface WaitedImageJob {
+  view: ImageJobView;
+  /** the images by index, straight from the worker; absent when they are to be read from the store */
+  images?: readonly Buffer[];
 }
 
 export interface GeneratedImageBytes {
@@ -108,9 +106,20 @@ export interface GeneratedImages {
 }
 
 function isUniqueViolation(e: unknown): boolean {
-  if (e instanceof Prisma.PrismaClientKnownRequestError) return e.code === 'P2002';
+  // 23505: unique_violation, from node-postgres and PGlite alike
+  if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505') return true;
   return e instanceof Error && /unique constraint/i.test(e.message);
 }
+
+/** Job and stored-image ids: anything else names nothing, and is not sent to the database as a uuid. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const INSERT_JOB_SQL = `
+  INSERT INTO image_jobs (id, tenant_id, api_key_id, endpoint, status, request, chain, idempotency_key, request_hash, updated_at)
+  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, 'queued', $5::jsonb, $6::text[], $7, $8, now())
+  RETURNING created_at`;
+
+const FIND_JOB_SQL = `SELECT ${IMAGE_JOB_RECORD_COLUMNS} FROM image_jobs WHERE id = $1::uuid AND tenant_id = $2::uuid`;
 
 function largestSize(sizes: readonly string[] | undefined): { width: number; height: number } | undefined {
   let best: { width: number; height: number } | undefined;
@@ -139,21 +148,22 @@ export class ImageGenerationService {
   private readonly logger = new Logger(ImageGenerationService.name);
 
   constructor(
-    private readonly prisma: PrismaService,
+    @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
     private readonly billing: BillingService,
     private readonly prices: PriceBook,
     @InjectQueue(IMAGE_QUEUE) private readonly queue: Queue<ImageJobPayload>,
     @Inject(IMAGE_STORE) private readonly store: ImageStore,
     private readonly completion: JobCompletionSignal,
+    private readonly config: AppConfig,
   ) {}
 
   /** submit → wait → the images, for routes that answer synchronously with the bytes */
   async generate(submission: ImageJobSubmission, timeoutMs: number): Promise<GeneratedImages> {
     const job = await this.submit(submission);
-    const view = await this.waitFor(job.jobId, submission.payer.tenantId, timeoutMs);
+    const { view, images } = await this.waitFor(job.jobId, submission.payer.tenantId, timeoutMs, !job.replayed);
     if (view.status === 'failed') throw this.jobError(view);
     if (view.status !== 'succeeded') throw this.timeoutError(view.id, timeoutMs);
-    return this.readImages(view);
+    return this.readImages(view, images);
   }
 
   /** The worst case the job may cost: the dearest model of the chain, for n images of the size and quality asked. */
@@ -195,21 +205,17 @@ export class ImageGenerationService {
     const stored = toStoredImageJobRequest(submission.requestedModel, submission.request, submission.responseFormat ?? null);
     let createdAt: Date;
     try {
-      const row = await this.prisma.imageJob.create({
-        data: {
-          id: jobId,
-          tenantId: payer.tenantId,
-          apiKeyId: payer.keyId,
-          endpoint: submission.endpoint,
-          status: 'queued',
-          request: stored as unknown as Prisma.InputJsonValue,
-          chain: submission.chain.map((m) => m.id),
-          idempotencyKey: idempotency?.key ?? null,
-          requestHash: idempotency?.requestHash ?? null,
-        },
-        select: { createdAt: true },
-      });
-      createdAt = row.createdAt;
+      const [row] = await this.db.query<{ created_at: Date | string }>(INSERT_JOB_SQL, [
+        jobId,
+        payer.tenantId,
+        payer.keyId,
+        submission.endpoint,
+        JSON.stringify(stored),
+        submission.chain.map((m) => m.id),
+        idempotency?.key ?? null,
+        idempotency?.requestHash ?? null,
+      ]);
+      createdAt = new Date(row.created_at);
     } catch (e) {
       await this.billing.release(reservation);
       // Two requests with one Idempotency-Key raced; the one that lost answers with the winner's job.
@@ -227,8 +233,11 @@ export class ImageGenerationService {
       const error = ApiError.unavailable('The image queue is not reachable; nothing was charged. Try again shortly.');
       await this.billing.release(reservation).catch(() => undefined);
       const record: ImageJobError = { status: error.status, type: error.type, code: error.code, message: error.message };
-      await this.prisma.imageJob
-        .update({ where: { id: jobId }, data: { status: 'failed', error: record as unknown as Prisma.InputJsonValue, completedAt: new Date() } })
+      await this.db
+        .query(`UPDATE image_jobs SET status = 'failed', error = $2::jsonb, completed_at = now(), updated_at = now() WHERE id = $1::uuid`, [
+          jobId,
+          JSON.stringify(record),
+        ])
         .catch(() => undefined);
       throw error;
     }
@@ -237,54 +246,64 @@ export class ImageGenerationService {
 
   /** The job, or null when it does not exist or belongs to another tenant (the two look the same). */
   async find(jobId: string, tenantId: string): Promise<ImageJobView | null> {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(jobId)) return null;
-    const row = await this.prisma.imageJob.findFirst({ where: { id: jobId, tenantId } });
-    if (!row) return null;
-    return {
-      id: row.id,
-      tenantId: row.tenantId,
-      endpoint: row.endpoint,
-      status: row.status as ImageJobStatus,
-      request: row.request as unknown as StoredImageJobRequest,
-      chain: row.chain,
-      servedModel: row.servedModel,
-      fallbackLevel: row.fallbackLevel,
-      attempts: row.attempts,
-      result: (row.result as unknown as ImageJobResult | null) ?? null,
-      error: (row.error as unknown as ImageJobError | null) ?? null,
-      createdAt: row.createdAt,
-      completedAt: row.completedAt,
-    };
+    if (!UUID.test(jobId)) return null;
+    const [row] = await this.db.query<ImageJobRecordRow>(FIND_JOB_SQL, [jobId, tenantId]);
+    return row ? imageJobRecordFromRow(row) : null;
   }
 
   /**
-   * Waits until the job is finished or `timeoutMs` passed, and returns it either way. Polls the job's row, which
-   * works whichever process runs the worker; a worker in this process also wakes the wait at once.
+   * Waits until the job is finished or `timeoutMs` passed, and returns it either way. A worker in this process
+   * hands over the finished job (and its images' bytes) as it finishes it, so nothing is read back; otherwise the
+   * job's row is polled, which works whichever process runs the worker. `queued`: the caller has just queued the
+   * job, so it is not read before the first wait.
+   *
+   * Without a worker in this process, polling is the only way to learn of the job, so it starts at 50 ms; with
+   * one, it is only the fallback for a job another replica's worker took, and runs once a second.
    */
-  async waitFor(jobId: string, tenantId: string, timeoutMs: number): Promise<ImageJobView> {
+  async waitFor(jobId: string, tenantId: string, timeoutMs: number, queued = false): Promise<WaitedImageJob> {
     const deadline = Date.now() + timeoutMs;
-    let interval = 50;
-    for (;;) {
-      const view = await this.find(jobId, tenantId);
-      if (!view) throw ApiError.notFound(`No image job ${jobId}.`, 'job_not_found', 'id');
-      const left = deadline - Date.now();
-      if (isTerminalImageJobStatus(view.status) || left <= 0) return view;
-      await this.completion.wait(jobId, Math.min(interval, left));
-      interval = Math.min(interval * 2, 1000);
+    // Listening for the whole wait, not only between reads, so a notice that comes during a read is not lost.
+    const listener = this.completion.listen(jobId);
+    try {
+      let interval = this.config.WORKER_IN_PROCESS ? MAX_POLL_INTERVAL_MS : FIRST_POLL_INTERVAL_MS;
+      let read = !queued;
+      for (;;) {
+        if (read) {
+          const view = await this.find(jobId, tenantId);
+          if (!view) throw ApiError.notFound(`No image job ${jobId}.`, 'job_not_found', 'id');
+          if (isTerminalImageJobStatus(view.status) || deadline - Date.now() <= 0) return { view };
+        }
+        const notice = await listener.next(Math.max(1, Math.min(interval, deadline - Date.now())));
+        const finished = notice?.finished;
+        if (finished && finished.record.tenantId === tenantId && isTerminalImageJobStatus(finished.record.status)) {
+          return { view: finished.record, ...(finished.images ? { images: finished.images } : {}) };
+        }
+        // Otherwise (no notice, a bare one, or one from another process's worker) the row says where the job is.
+        read = true;
+        interval = Math.min(interval * 2, MAX_POLL_INTERVAL_MS);
+      }
+    } finally {
+      listener.stop();
     }
   }
 
-  /** The images of a succeeded job, read back from the store. */
-  async readImages(view: ImageJobView): Promise<GeneratedImages> {
+  /** The images of a succeeded job: the bytes the worker handed over, or read back from the store. */
+  async readImages(view: ImageJobView, handed?: readonly Buffer[]): Promise<GeneratedImages> {
     const result = view.result;
     if (view.status !== 'succeeded' || !result) throw new Error(`image job ${view.id} has not succeeded`);
     const images: GeneratedImageBytes[] = [];
     for (const image of result.images) {
+      const revised = image.revisedPrompt ? { revisedPrompt: image.revisedPrompt } : {};
+      const bytes = handed?.[image.index];
+      if (bytes) {
+        images.push({ id: image.id, data: bytes, mimeType: image.mimeType, ...revised });
+        continue;
+      }
       const object = await this.store.get(imageStorageKey(view.tenantId, view.id, image.index));
       if (!object) {
         throw new ApiError(410, 'invalid_request_error', `The images of job ${view.id} are no longer stored.`, 'images_expired', null, { [JOB_ID_HEADER]: view.id });
       }
-      images.push({ id: image.id, data: await readImageObject(object), mimeType: object.mimeType, ...(image.revisedPrompt ? { revisedPrompt: image.revisedPrompt } : {}) });
+      images.push({ id: image.id, data: await readImageObject(object), mimeType: object.mimeType, ...revised });
     }
     return {
       jobId: view.id,
@@ -325,13 +344,17 @@ export class ImageGenerationService {
    * A key older than the idempotency window is let go, so it can name a new job.
    */
   private async replay(tenantId: string, idempotency: { key: string; requestHash: string }): Promise<SubmittedImageJob | null> {
-    const row = await this.prisma.imageJob.findUnique({
-      where: { tenantId_idempotencyKey: { tenantId, idempotencyKey: idempotency.key } },
-      select: { id: true, status: true, requestHash: true, createdAt: true },
-    });
-    if (!row) return null;
+    const [found] = await this.db.query<{ id: string; status: string; request_hash: string | null; created_at: Date | string }>(
+      'SELECT id::text AS id, status, request_hash, created_at FROM image_jobs WHERE tenant_id = $1::uuid AND idempotency_key = $2',
+      [tenantId, idempotency.key],
+    );
+    if (!found) return null;
+    const row = { id: found.id, status: found.status, requestHash: found.request_hash, createdAt: new Date(found.created_at) };
     if (Date.now() - row.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS) {
-      await this.prisma.imageJob.updateMany({ where: { id: row.id, idempotencyKey: idempotency.key }, data: { idempotencyKey: null } });
+      await this.db.query('UPDATE image_jobs SET idempotency_key = NULL, updated_at = now() WHERE id = $1::uuid AND idempotency_key = $2', [
+        row.id,
+        idempotency.key,
+      ]);
       return null;
     }
     if (row.requestHash !== idempotency.requestHash) {

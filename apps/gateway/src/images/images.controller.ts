@@ -2,6 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Req, Res } from 
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Auth, type AuthContext } from '@app/tenancy';
+import { Base64ImagesJson } from './image-response';
 import { CreateImageDto } from './images.dto';
 import { ImagesService, type RouteAnswer } from './images.service';
 
@@ -9,10 +10,12 @@ function requestOrigin(req: Request): string {
   return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 }
 
-function send(res: Response, answer: RouteAnswer): unknown {
+/** Writes the answer itself: a body carrying images is encoded as it goes out, never serialised as a whole. */
+async function send(res: Response, answer: RouteAnswer): Promise<void> {
   res.status(answer.status);
   for (const [name, value] of Object.entries(answer.headers)) res.setHeader(name, value);
-  return answer.body;
+  if (answer.body instanceof Base64ImagesJson) await answer.body.writeTo(res);
+  else res.json(answer.body);
 }
 
 @ApiTags('Images')
@@ -32,14 +35,14 @@ export class ImagesController {
     @Headers('prefer') prefer: string | undefined,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Req() req: Request,
-    @Res({ passthrough: true }) res: Response,
-  ) {
-    return send(res, await this.images.create(auth, dto, { prefer, idempotencyKey, origin: requestOrigin(req), requestId: String(req.id) }));
+    @Res() res: Response,
+  ): Promise<void> {
+    await send(res, await this.images.create(auth, dto, { prefer, idempotencyKey, origin: requestOrigin(req), requestId: String(req.id) }));
   }
 
   @Get(':id')
   @ApiOperation({ summary: "An image job's status, served model, fallback level and, once done, its result" })
-  async get(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
-    return send(res, await this.images.get(auth, id, requestOrigin(req)));
+  async get(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await send(res, await this.images.get(auth, id, requestOrigin(req)));
   }
 }

@@ -4,16 +4,23 @@ import { ApiError, AppConfig } from '@app/common';
 import { formatUsd, RateLimiter } from '@app/billing';
 import type { ImageGenerationRequest } from '@app/providers';
 import { checkImagesChain, ModelResolver, type ResolvedRoute } from '@app/routing';
-import { IMAGE_STORE, readImageObject, UrlSigner, type ImageStore } from '@app/storage';
+import { IMAGE_STORE, UrlSigner, type ImageStore } from '@app/storage';
 import type { AuthContext } from '@app/tenancy';
-import { imageStorageKey } from '@app/queue';
+import { imageStorageKey, type ImageJobImage } from '@app/queue';
 import { ImageGenerationService, JOB_ID_HEADER, type ImageJobView } from './image-generation.service';
-import { imageJobBody, imagesResponseBody, type ImageDatum, type ImagesResponseBody } from './image-response';
+import {
+  Base64ImagesJson,
+  imageJobBody,
+  imagesResponseBody,
+  type Base64Source,
+  type ImageDatum,
+  type ImagesResponseBody,
+} from './image-response';
 import type { CreateImageDto } from './images.dto';
 
 export const IMAGES_ENDPOINT = '/v1/images/generations';
 
-/** What the controller sends: status, headers and JSON body. */
+/** What the controller sends: status, headers and a JSON body, or one with images to encode as it is written. */
 export interface RouteAnswer {
   status: number;
   headers: Record<string, string>;
@@ -106,7 +113,7 @@ export class ImagesService {
     }
 
     const timeoutMs = this.config.IMAGE_SYNC_TIMEOUT_MS;
-    const view = await this.generation.waitFor(job.jobId, auth.tenantId, timeoutMs);
+    const { view, images } = await this.generation.waitFor(job.jobId, auth.tenantId, timeoutMs, !job.replayed);
     if (view.status === 'failed') {
       const error = this.generation.jobError(view);
       throw new ApiError(error.status, error.type, error.message, error.code, error.param, { ...headers, ...error.headers });
@@ -119,16 +126,16 @@ export class ImagesService {
         body: { error: { message: error.message, type: error.type, param: null, code: error.code, job_id: job.jobId } },
       };
     }
-    return { status: 200, headers: { ...headers, ...this.outcomeHeaders(view) }, body: await this.responseBody(view, ctx.origin) };
+    return { status: 200, headers: { ...headers, ...this.outcomeHeaders(view) }, body: await this.imagesAnswer(view, ctx.origin, images, (r) => r) };
   }
 
   async get(auth: AuthContext, id: string, origin?: string): Promise<RouteAnswer> {
     const view = await this.generation.find(id, auth.tenantId);
     if (!view) throw ApiError.notFound(`No image job with id ${id.slice(0, 100)}.`, 'job_not_found', 'id');
-    const result = view.status === 'succeeded' ? await this.responseBody(view, origin) : null;
     const headers: Record<string, string> = { [JOB_ID_HEADER]: view.id };
-    if (view.status === 'succeeded') Object.assign(headers, this.outcomeHeaders(view));
-    return { status: 200, headers, body: imageJobBody(view, result) };
+    if (view.status !== 'succeeded') return { status: 200, headers, body: imageJobBody(view, null) };
+    Object.assign(headers, this.outcomeHeaders(view));
+    return { status: 200, headers, body: await this.imagesAnswer(view, origin, undefined, (r) => imageJobBody(view, r)) };
   }
 
   private resolve(dto: CreateImageDto, auth: AuthContext): ResolvedRoute {
@@ -151,23 +158,43 @@ export class ImagesService {
     };
   }
 
-  private async responseBody(view: ImageJobView, origin: string | undefined): Promise<ImagesResponseBody> {
+  /**
+   * The answer about a finished job, `wrap`ping its images response: signed links, or the images' base64, which
+   * is spliced in as the answer is written (bytes the worker handed over, else read from the store).
+   */
+  private async imagesAnswer(
+    view: ImageJobView,
+    origin: string | undefined,
+    handed: readonly Buffer[] | undefined,
+    wrap: (body: ImagesResponseBody) => unknown,
+  ): Promise<unknown> {
     const result = view.result;
-    if (!result) return imagesResponseBody(view, []);
-    const base = this.config.PUBLIC_BASE_URL ? this.config.publicBaseUrl : (origin ?? this.config.publicBaseUrl);
-    const data: ImageDatum[] = [];
-    for (const image of result.images) {
-      const datum: ImageDatum = {};
-      if (view.request.responseFormat === 'b64_json') {
+    if (!result) return wrap(imagesResponseBody(view, []));
+    const datum = (image: ImageJobImage, first: ImageDatum): ImageDatum => (image.revisedPrompt ? { ...first, revised_prompt: image.revisedPrompt } : first);
+    if (view.request.responseFormat !== 'b64_json') {
+      const base = this.config.PUBLIC_BASE_URL ? this.config.publicBaseUrl : (origin ?? this.config.publicBaseUrl);
+      const data = result.images.map((image) => datum(image, { url: this.signer.buildUrl(base, image.id, this.config.IMAGE_URL_TTL_SECONDS) }));
+      return wrap(imagesResponseBody(view, data));
+    }
+    const sources: Base64Source[] = [];
+    try {
+      for (const image of result.images) {
+        const bytes = handed?.[image.index];
+        if (bytes) {
+          sources.push({ bytes });
+          continue;
+        }
         const object = await this.store.get(imageStorageKey(view.tenantId, view.id, image.index));
         if (!object) throw new ApiError(410, 'invalid_request_error', `The images of job ${view.id} are no longer stored.`, 'images_expired');
-        datum.b64_json = (await readImageObject(object)).toString('base64');
-      } else {
-        datum.url = this.signer.buildUrl(base, image.id, this.config.IMAGE_URL_TTL_SECONDS);
+        sources.push({ object });
       }
-      if (image.revisedPrompt) datum.revised_prompt = image.revisedPrompt;
-      data.push(datum);
+    } catch (e) {
+      for (const s of sources) if ('object' in s) s.object.stream?.destroy();
+      throw e;
     }
-    return imagesResponseBody(view, data);
+    return new Base64ImagesJson(
+      (placeholders) => wrap(imagesResponseBody(view, result.images.map((image, i) => datum(image, { b64_json: placeholders[i] })))),
+      sources,
+    );
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { ModelSpec } from '../catalog/model-spec';
 import { UpstreamError } from '../errors';
-import { decodeImage } from '../openai-compatible/openai-compatible.adapter';
+import { decodeImageValue } from '../http/lifted-base64';
 import type { GeneratedImage, ImageGenerationRequest, ImageGenerationResult } from '../types/images';
 import { emptyUsage } from '../types/usage';
 import type {
@@ -105,12 +105,13 @@ export function buildImagenRequest(req: ImageGenerationRequest): ImagenPredictRe
   return body;
 }
 
-export function parseImagenResponse(body: ImagenPredictResponse): ImageGenerationResult {
+/** `lifted`: the image payloads the HTTP client took out of the body (`UpstreamResponse.lifted`). */
+export function parseImagenResponse(body: ImagenPredictResponse, lifted?: ReadonlyMap<string, Buffer>): ImageGenerationResult {
   const images: GeneratedImage[] = [];
   const filtered: string[] = [];
   for (const p of body.predictions ?? []) {
     if (typeof p.bytesBase64Encoded === 'string' && p.bytesBase64Encoded.length > 0) {
-      const img = decodeImage(PROVIDER, p.bytesBase64Encoded);
+      const img = decodeImageValue(PROVIDER, p.bytesBase64Encoded, lifted);
       images.push({ data: img.data, mimeType: img.mimeType, ...(p.prompt ? { revisedPrompt: p.prompt } : {}) });
     } else if (typeof p.raiFilteredReason === 'string') {
       filtered.push(p.raiFilteredReason);
@@ -150,7 +151,8 @@ export function buildGeminiImageRequest(req: ImageGenerationRequest): GeminiRequ
   return body;
 }
 
-export function parseGeminiImageResponse(resp: GeminiResponse): ImageGenerationResult {
+/** `lifted`: the image payloads the HTTP client took out of the body (`UpstreamResponse.lifted`). */
+export function parseGeminiImageResponse(resp: GeminiResponse, lifted?: ReadonlyMap<string, Buffer>): ImageGenerationResult {
   const blocked = promptBlockError(resp);
   if (blocked) throw blocked;
   const images: GeneratedImage[] = [];
@@ -161,7 +163,7 @@ export function parseGeminiImageResponse(resp: GeminiResponse): ImageGenerationR
     for (const p of c.content?.parts ?? []) {
       if (p.thought) continue;
       if (p.inlineData && p.inlineData.mimeType.startsWith('image/')) {
-        const img = decodeImage(PROVIDER, p.inlineData.data);
+        const img = decodeImageValue(PROVIDER, p.inlineData.data, lifted);
         images.push({ data: img.data, mimeType: img.mimeType });
       } else if (typeof p.text === 'string') text += p.text;
     }

@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { ModelCapabilities, ModelSpec } from '../catalog/model-spec';
 import type { SseEvent, UpstreamResponse } from '../adapter';
 import { UpstreamError } from '../errors';
+import { IMAGE_BASE64_FIELDS, liftBase64Strings } from '../http/lifted-base64';
 import { SseParser } from '../http/sse-reader';
-import type { ChatCompletionChunk, ChatCompletionRequest } from '../types/chat';
-import type { GeminiRequest, ImagenPredictRequest } from '../types/gemini';
+import { GOOGLE_FIELDS, type ChatCompletionChunk, type ChatCompletionRequest, type GoogleBlock } from '../types/chat';
+import type { GeminiRequest, GeminiResponse, ImagenPredictRequest } from '../types/gemini';
 import { GoogleAdapter, type GeminiStreamState } from './google.adapter';
 import { SKIP_SIGNATURE, signatureFromToolCallId, stripThoughtSignature } from './gemini-chat';
 
@@ -32,6 +33,7 @@ function spec(upstreamId: string, caps: Partial<ModelCapabilities> = {}): ModelS
 
 const FLASH = spec('gemini-2.5-flash');
 const PRO3 = spec('gemini-3.1-pro-preview');
+const FLASH3 = spec('gemini-3.5-flash');
 const FLASH_IMAGE = spec('gemini-2.5-flash-image', { imageOutputViaChat: true, imageEditing: true, tools: false, streaming: false });
 const IMAGEN = spec('imagen-4.0-generate-001', { chat: false, streaming: false, tools: false, imagesEndpoint: true });
 
@@ -330,6 +332,150 @@ describe('GoogleAdapter chat stream', () => {
   });
 });
 
+/** What a thrown error carries for the Gemini-native route, or nothing. */
+function blockOf(e: unknown): GoogleBlock | undefined {
+  return (e as { [GOOGLE_FIELDS]?: GoogleBlock })[GOOGLE_FIELDS];
+}
+
+function thrown(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected an error');
+}
+
+describe('GoogleAdapter: what only Google has a place for', () => {
+  it('sends topK, safetySettings and cachedContent when the request carries them, and nothing otherwise', () => {
+    const safetySettings = [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', threshold: 'BLOCK_ONLY_HIGH' }];
+    const sent = body<GeminiRequest>(
+      chat.buildRequest(FLASH, { model: 'x', messages: [{ role: 'user', content: 'hi' }], top_k: 40, google: { safetySettings, cachedContent: 'cachedContents/abc' } }, 'k'),
+    );
+    expect(sent.generationConfig?.topK).toBe(40);
+    expect(sent.safetySettings).toEqual(safetySettings);
+    expect(sent.cachedContent).toBe('cachedContents/abc');
+    const plain = body<GeminiRequest>(chat.buildRequest(FLASH, { model: 'x', messages: [{ role: 'user', content: 'hi' }] }, 'k'));
+    expect(plain).not.toHaveProperty('safetySettings');
+    expect(plain).not.toHaveProperty('cachedContent');
+    expect(plain).not.toHaveProperty('generationConfig');
+  });
+
+  it('keeps safety ratings, prompt feedback and the text and thought signatures beside the answer, out of its JSON', () => {
+    const { completion } = chat.parseResponse(FLASH3, ok('generate-content-signed.json'), { model: 'x', messages: [] });
+    const google = JSON.parse(fixture('generate-content-signed.json')) as GeminiResponse;
+    expect(completion.choices[0].message.content).toBe('High tide is at noon.');
+    expect(completion.choices[0][GOOGLE_FIELDS]).toEqual({
+      safetyRatings: google.candidates?.[0].safetyRatings,
+      textSignature: 'dGV4dC1zaWc=',
+      thoughtSignature: 'dGhvdWdodC1zaWc=',
+    });
+    expect(completion[GOOGLE_FIELDS]).toEqual({ promptFeedback: { safetyRatings: google.promptFeedback?.safetyRatings } });
+    // The OpenAI-shaped route writes the completion as JSON: none of it shows.
+    const json = JSON.stringify(completion);
+    for (const word of ['safetyRatings', 'Signature', 'dGV4dC1zaWc', 'promptFeedback']) expect(json).not.toContain(word);
+    // An answer without any (the text fixture's ratings are its only extra) has only what it had.
+    const plain = chat.parseResponse(FLASH, ok('generate-content-text.json'), { model: 'x', messages: [] }).completion;
+    expect(plain.choices[0][GOOGLE_FIELDS]).toEqual({ safetyRatings: [{ category: 'HARM_CATEGORY_HARASSMENT', probability: 'NEGLIGIBLE' }] });
+    expect(plain[GOOGLE_FIELDS]).toBeUndefined();
+  });
+
+  it('sends signatures back on the parts they came on: thought, text and function call', () => {
+    const sent = body<GeminiRequest>(
+      chat.buildRequest(
+        FLASH3,
+        {
+          model: 'x',
+          messages: [
+            { role: 'user', content: 'tide?' },
+            {
+              role: 'assistant',
+              content: 'Let me check.',
+              tool_calls: [
+                { id: 'call_0', type: 'function', function: { name: 'tides', arguments: '{}' }, [GOOGLE_FIELDS]: { thoughtSignature: 'ZmMtc2ln' } },
+                { id: 'call_1', type: 'function', function: { name: 'moon', arguments: '{}' } },
+              ],
+              [GOOGLE_FIELDS]: { thoughtSignature: 'dGV4dC1zaWc=', signedThought: { text: 'Plan.', thoughtSignature: 'dGhvdWdodC1zaWc=' } },
+            },
+            { role: 'tool', tool_call_id: 'call_0', content: '{"high":"12:00"}' },
+            { role: 'tool', tool_call_id: 'call_1', content: 'full' },
+            { role: 'assistant', content: '', [GOOGLE_FIELDS]: { thoughtSignature: 'ZW1wdHk=' } },
+            { role: 'user', content: 'thanks' },
+          ],
+        },
+        'k',
+      ),
+    );
+    expect(sent.contents[1]).toEqual({
+      role: 'model',
+      parts: [
+        { text: 'Plan.', thought: true, thoughtSignature: 'dGhvdWdodC1zaWc=' },
+        { text: 'Let me check.', thoughtSignature: 'dGV4dC1zaWc=' },
+        { functionCall: { name: 'tides', args: {} }, thoughtSignature: 'ZmMtc2ln' },
+        { functionCall: { name: 'moon', args: {} } },
+      ],
+    });
+    // a turn whose text was empty had its signature on an empty part
+    expect(sent.contents[3]).toEqual({ role: 'model', parts: [{ text: '', thoughtSignature: 'ZW1wdHk=' }] });
+  });
+
+  it('throws a blocked prompt with its blockReason and ratings, keeping the message the chat route shows', () => {
+    const google = JSON.parse(fixture('generate-content-prompt-blocked.json')) as GeminiResponse;
+    const error = thrown(() => chat.parseResponse(FLASH, ok('generate-content-prompt-blocked.json'), { model: 'x', messages: [] }));
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect((error as UpstreamError).message).toBe('google: The upstream provider blocked the prompt (PROHIBITED_CONTENT)');
+    expect(blockOf(error)).toEqual({ promptFeedback: { blockReason: 'PROHIBITED_CONTENT', safetyRatings: google.promptFeedback?.safetyRatings } });
+
+    const streamed = thrown(() => chat.parseStreamEvent({ data: fixture('generate-content-prompt-blocked.json') }, chat.createStreamState(FLASH, { model: 'x', messages: [] })));
+    expect(blockOf(streamed)).toEqual(blockOf(error));
+  });
+
+  it('throws an answer the filters withheld with that candidate\'s reason and ratings', () => {
+    const ratings = [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }];
+    const res = { status: 200, headers: {}, bodyText: JSON.stringify({ candidates: [{ finishReason: 'SAFETY', index: 0, safetyRatings: ratings }] }) };
+    const error = thrown(() => chat.parseResponse(FLASH, res, { model: 'x', messages: [] }));
+    expect((error as UpstreamError).kind).toBe('content_policy');
+    expect(blockOf(error)).toEqual({ candidate: { index: 0, finishReason: 'SAFETY', safetyRatings: ratings } });
+    const image = thrown(() => chat.parseResponse(FLASH_IMAGE, ok('generate-content-image-safety.json'), { model: 'x', messages: [] }));
+    expect(blockOf(image)).toEqual({ candidate: { index: 0, finishReason: 'IMAGE_SAFETY' } });
+  });
+
+  it('streams ratings and a late signature on the next choice of their candidate, without adding a chunk', () => {
+    const { chunks } = runStream(FLASH3, 'stream-signed-text.sse');
+    const choices = chunks.flatMap((c) => c.choices);
+    // "High tide", " is at noon.", then the finish: the signature-only event adds nothing of its own
+    expect(choices.map((c) => [c.delta.content ?? null, c.finish_reason])).toEqual([
+      ['High tide', null],
+      [' is at noon.', null],
+      [null, 'stop'],
+    ]);
+    expect(choices[0][GOOGLE_FIELDS]).toEqual({ safetyRatings: [{ category: 'HARM_CATEGORY_HARASSMENT', probability: 'NEGLIGIBLE' }] });
+    expect(choices[1][GOOGLE_FIELDS]).toBeUndefined();
+    expect(choices[2][GOOGLE_FIELDS]).toEqual({ textSignature: 'dGV4dC1zaWc=', safetyRatings: [{ category: 'HARM_CATEGORY_HARASSMENT', probability: 'LOW' }] });
+    expect(chunks[0][GOOGLE_FIELDS]).toEqual({ promptFeedback: { safetyRatings: [{ category: 'HARM_CATEGORY_HARASSMENT', probability: 'NEGLIGIBLE' }] } });
+    expect(chunks.slice(1).every((c) => c[GOOGLE_FIELDS] === undefined)).toBe(true);
+    expect(JSON.stringify(chunks)).not.toMatch(/safetyRatings|Signature|promptFeedback/);
+  });
+
+  it('reads a cache name Google does not know as the tenant\'s invalid request, not the gateway\'s credentials', () => {
+    const res = { status: 403, headers: {}, bodyText: JSON.stringify({ error: { code: 403, message: 'CachedContent not found (or permission denied)', status: 'PERMISSION_DENIED' } }) };
+    const error = adapter.classifyError(res, []);
+    expect(error.kind).toBe('invalid_request');
+    expect(error.message).toContain('CachedContent not found');
+    const other = { status: 403, headers: {}, bodyText: JSON.stringify({ error: { code: 403, message: 'The caller does not have permission', status: 'PERMISSION_DENIED' } }) };
+    expect(adapter.classifyError(other, []).kind).toBe('auth');
+  });
+
+  it('bills the cached tokens a cache read reports as cached input', () => {
+    const bodyText = JSON.stringify({
+      candidates: [{ content: { role: 'model', parts: [{ text: 'ok' }] }, finishReason: 'STOP', index: 0 }],
+      usageMetadata: { promptTokenCount: 3010, cachedContentTokenCount: 3000, candidatesTokenCount: 2, totalTokenCount: 3012, cacheTokensDetails: [{ modality: 'TEXT', tokenCount: 3000 }] },
+    });
+    const { usage } = chat.parseResponse(FLASH, { status: 200, headers: {}, bodyText }, { model: 'x', messages: [], google: { cachedContent: 'cachedContents/abc' } });
+    expect(usage).toMatchObject({ cachedInput: 3000, textInput: 10, textOutput: 2 });
+  });
+});
+
 describe('GoogleAdapter images', () => {
   it('sends Imagen a predict call with sampleCount, aspect ratio, 2K size and mime type', () => {
     const r = images.buildRequest(IMAGEN, { prompt: 'a lighthouse', n: 3, size: '2816x1536', outputFormat: 'jpeg', outputCompression: 80 }, 'AIzaKEY');
@@ -446,5 +592,25 @@ describe('GoogleAdapter.classifyError', () => {
     const e = adapter.classifyError(leaky, ['AIzaSyD-secret-key-123456']);
     expect(e.message).not.toContain('AIzaSyD-secret-key-123456');
     expect(String(e.detail)).not.toContain('AIzaSyD-secret-key-123456');
+  });
+});
+
+describe('GoogleImages with image payloads lifted out of the body by the HTTP client', () => {
+  const lifted = (name: string): UpstreamResponse => {
+    const { text, lifted: map } = liftBase64Strings(Buffer.from(fixture(name)), IMAGE_BASE64_FIELDS, 1);
+    expect(map.size).toBeGreaterThan(0);
+    return { status: 200, headers: {}, bodyText: text, lifted: map };
+  };
+
+  it.each([
+    ['imagen-predict.json', IMAGEN],
+    ['generate-content-image.json', FLASH_IMAGE],
+  ])('reads the same images from %s as from its whole text', (name, model) => {
+    const whole = images.parseResponse(model, ok(name), { prompt: 'p' });
+    const split = images.parseResponse(model, lifted(name), { prompt: 'p' });
+    expect(split.images.map((i) => i.data.toString('base64'))).toEqual(whole.images.map((i) => i.data.toString('base64')));
+    expect(split.images.map((i) => i.mimeType)).toEqual(whole.images.map((i) => i.mimeType));
+    expect(split.usage).toEqual(whole.usage);
+    expect(split.text).toEqual(whole.text);
   });
 });

@@ -16,11 +16,14 @@ import type {
   UpstreamResponse,
 } from '../adapter';
 import { UpstreamError, isRecord, malformed, parseJsonBody } from '../errors';
-import type {
-  ChatCompletionChunk,
-  ChatCompletionChunkChoice,
-  ChatCompletionDelta,
-  ChatCompletionRequest,
+import {
+  GOOGLE_FIELDS,
+  type ChatCompletionChunk,
+  type ChatCompletionChunkChoice,
+  type ChatCompletionDelta,
+  type ChatCompletionRequest,
+  type GoogleAnswerFields,
+  type GoogleCandidateFields,
 } from '../types/chat';
 import type { GeminiResponse, ImagenPredictResponse } from '../types/gemini';
 import type { ImageGenerationRequest, ImageGenerationResult } from '../types/images';
@@ -34,7 +37,7 @@ import {
   usesGenerateContent,
 } from './gemini-image';
 import { normalizeGeminiUsage } from './gemini-usage';
-import { GEMINI_POLICY_REASONS, classifyGoogleError, finishPolicyError, promptBlockError } from './google-errors';
+import { GEMINI_POLICY_REASONS, classifyGoogleError, finishPolicyError, promptBlockError, safetyRatingsOf } from './google-errors';
 
 const PROVIDER = 'google' as const;
 
@@ -70,6 +73,13 @@ export interface GeminiStreamState extends ChatStreamState {
   /** candidates that reported a finishReason */
   finishedCandidates: Set<number>;
   imageModel: boolean;
+  /**
+   * Safety ratings and signatures that came in an event with nothing else for the candidate (Google may
+   * send a signature on an empty text part), held for its next choice so no chunk is added for them.
+   */
+  pendingGoogle: Map<number, GoogleCandidateFields>;
+  /** `promptFeedback.safetyRatings` not yet handed on with a chunk */
+  pendingAnswer?: GoogleAnswerFields;
 }
 
 export class GeminiChat implements ChatCapability<GeminiStreamState> {
@@ -102,15 +112,19 @@ export class GeminiChat implements ChatCapability<GeminiStreamState> {
     }
     const { completion, contents, reasons } = toChatCompletion(model, resp);
     const empty = contents.every((c) => !c.text && c.toolCalls.length === 0 && c.images.length === 0);
+    const policyStop = (): UpstreamError | undefined => {
+      const at = reasons.findIndex((r) => r !== undefined && GEMINI_POLICY_REASONS.has(r));
+      return at < 0 ? undefined : finishPolicyError(reasons[at] as string, resp.candidates?.[at], at);
+    };
     if (empty) {
-      const policy = reasons.find((r) => r !== undefined && GEMINI_POLICY_REASONS.has(r));
-      if (policy) throw finishPolicyError(policy);
+      const policy = policyStop();
+      if (policy) throw policy;
     }
     if (model.capabilities.imageOutputViaChat && contents.every((c) => c.images.length === 0)) {
       // Image models are called to make an image: an answer in words only did not do the job, and
       // another image model of the chain may (the words go to the log, not to the tenant).
-      const policy = reasons.find((r) => r !== undefined && GEMINI_POLICY_REASONS.has(r));
-      if (policy) throw finishPolicyError(policy);
+      const policy = policyStop();
+      if (policy) throw policy;
       throw new UpstreamError({
         kind: 'no_image',
         provider: PROVIDER,
@@ -140,6 +154,7 @@ export class GeminiChat implements ChatCapability<GeminiStreamState> {
       started: new Set(),
       finishedCandidates: new Set(),
       imageModel: model.capabilities.imageOutputViaChat,
+      pendingGoogle: new Map(),
     };
   }
 
@@ -152,11 +167,14 @@ export class GeminiChat implements ChatCapability<GeminiStreamState> {
     if (resp.usageMetadata) state.usage = normalizeGeminiUsage(resp.usageMetadata);
     if (resp.modelVersion) state.model = resp.modelVersion;
     if (resp.responseId && !state.started.size) state.id = completionId(resp.responseId);
+    const promptRatings = safetyRatingsOf(resp.promptFeedback?.safetyRatings);
+    if (promptRatings) state.pendingAnswer = { promptFeedback: { safetyRatings: promptRatings } };
 
     const choices: ChatCompletionChunkChoice[] = [];
     (resp.candidates ?? []).forEach((c, i) => {
       const index = c.index ?? i;
       const content = readCandidate(c);
+      if (content.google) state.pendingGoogle.set(index, { ...state.pendingGoogle.get(index), ...content.google });
       const delta: ChatCompletionDelta = {};
       if (!state.started.has(index)) {
         delta.role = 'assistant';
@@ -185,17 +203,30 @@ export class GeminiChat implements ChatCapability<GeminiStreamState> {
       let finish: ChatCompletionChunkChoice['finish_reason'] = null;
       if (c.finishReason && c.finishReason !== 'FINISH_REASON_UNSPECIFIED') {
         const nothingYet = state.outputChars === 0 && !content.images.length;
-        if (nothingYet && GEMINI_POLICY_REASONS.has(c.finishReason)) throw finishPolicyError(c.finishReason);
+        if (nothingYet && GEMINI_POLICY_REASONS.has(c.finishReason)) throw finishPolicyError(c.finishReason, c, index);
         finish = mapFinishReason(c.finishReason, (state.toolCalls.get(index) ?? 0) > 0);
         state.finishedCandidates.add(index);
       }
       const hasDelta = Object.keys(delta).length > 0;
-      if (hasDelta || finish) choices.push({ index, delta, finish_reason: finish, logprobs: null });
+      if (hasDelta || finish) {
+        const choice: ChatCompletionChunkChoice = { index, delta, finish_reason: finish, logprobs: null };
+        const google = state.pendingGoogle.get(index);
+        if (google) {
+          choice[GOOGLE_FIELDS] = google;
+          state.pendingGoogle.delete(index);
+        }
+        choices.push(choice);
+      }
     });
     // Complete only when every candidate that spoke has finished: with n > 1 one may end before another.
     state.finished = state.finishedCandidates.size > 0 && [...state.started].every((i) => state.finishedCandidates.has(i));
     if (choices.length === 0) return [];
-    return [{ id: state.id, object: 'chat.completion.chunk', created: state.created, model: state.model, choices }];
+    const chunk: ChatCompletionChunk = { id: state.id, object: 'chat.completion.chunk', created: state.created, model: state.model, choices };
+    if (state.pendingAnswer) {
+      chunk[GOOGLE_FIELDS] = state.pendingAnswer;
+      state.pendingAnswer = undefined;
+    }
+    return [chunk];
   }
 
   finishStream(state: GeminiStreamState): ChatCompletionChunk[] {
@@ -228,12 +259,12 @@ export class GoogleImages implements ImagesCapability {
   }
 
   parseResponse(model: ModelSpec, res: UpstreamResponse): ImageGenerationResult {
-    if (usesGenerateContent(model)) return parseGeminiImageResponse(parseGeminiBody(res.bodyText));
+    if (usesGenerateContent(model)) return parseGeminiImageResponse(parseGeminiBody(res.bodyText), res.lifted);
     const body = parseJsonBody(res.bodyText);
     if (!isRecord(body)) throw malformed(PROVIDER, 'not JSON', res.bodyText);
     const err = inBodyError(body);
     if (err) throw err;
-    const result = parseImagenResponse(body as ImagenPredictResponse);
+    const result = parseImagenResponse(body as ImagenPredictResponse, res.lifted);
     result.upstreamModel = model.upstreamId;
     return result;
   }

@@ -4,10 +4,12 @@
  * mapped to UpstreamError kinds. `undici.request` over a pool is used rather than `fetch` because it
  * costs about half the CPU per proxied request on our machines.
  */
+import { Readable } from 'node:stream';
 import { FormData, Pool, request } from 'undici';
 import type { ProviderId } from '../catalog/model-spec';
 import type { UpstreamRequest, UpstreamResponse } from '../adapter';
 import { UpstreamError, redactSecrets } from '../errors';
+import { liftBase64Strings } from './lifted-base64';
 
 export interface UpstreamTimeouts {
   /** TCP/TLS connect */
@@ -38,6 +40,14 @@ export interface CallOptions {
   secrets?: readonly string[];
 }
 
+export interface SendOptions extends CallOptions {
+  /**
+   * Fields whose long string values a 2xx JSON answer carries base64 payloads in (images): they are decoded
+   * from the raw bytes and lifted out of `bodyText` (see `lifted-base64.ts`).
+   */
+  liftBase64?: readonly string[];
+}
+
 export interface UpstreamStreamResponse {
   status: number;
   headers: Record<string, string>;
@@ -47,8 +57,44 @@ export interface UpstreamStreamResponse {
   cancel(): void;
 }
 
+/** Answers at least this large (by content-length) are read into a reused buffer. */
+const REUSED_BODY_MIN_BYTES = 64 * 1024;
+
+/**
+ * Buffers that large answers (generated images) are read into, kept for the next answer: copying a body into
+ * memory that is already mapped costs a fraction of faulting in fresh pages for every answer, and spares the
+ * garbage collector a large external allocation each time. Sizes are rounded up to a power of two so buffers
+ * fit later answers; at most `maxBytes` is kept.
+ */
+export class BodyBufferPool {
+  private readonly free: Buffer[] = [];
+  private kept = 0;
+
+  constructor(private readonly maxBytes = 16 * 1024 * 1024) {}
+
+  /** A buffer of at least `size` bytes, owned by the caller until it is given back. */
+  take(size: number): Buffer {
+    let best = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      if (this.free[i].length >= size && (best < 0 || this.free[i].length < this.free[best].length)) best = i;
+    }
+    if (best < 0) return Buffer.allocUnsafeSlow(2 ** Math.ceil(Math.log2(size)));
+    const [buf] = this.free.splice(best, 1);
+    this.kept -= buf.length;
+    return buf;
+  }
+
+  /** Hands a buffer back; nothing may read it afterwards. */
+  give(buf: Buffer): void {
+    if (this.kept + buf.length > this.maxBytes) return;
+    this.free.push(buf);
+    this.kept += buf.length;
+  }
+}
+
 export class UpstreamHttpClient {
   private readonly pools = new Map<string, Pool>();
+  private readonly bodies = new BodyBufferPool();
   private readonly timeouts: UpstreamTimeouts;
   private readonly connections: number;
   private readonly keepAliveTimeoutMs: number;
@@ -62,11 +108,25 @@ export class UpstreamHttpClient {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 128 * 1024 * 1024;
   }
 
-  /** Sends the request and buffers the whole answer (JSON endpoints and every error answer). */
-  async send(baseUrl: string, req: UpstreamRequest, opts: CallOptions): Promise<UpstreamResponse> {
+  /**
+   * Sends the request and buffers the whole answer (JSON endpoints and every error answer). What it returns
+   * (text, lifted bytes) is copied out of the buffer the body was read into, which is then reused.
+   */
+  async send(baseUrl: string, req: UpstreamRequest, opts: SendOptions): Promise<UpstreamResponse> {
     const res = await this.open(baseUrl, req, opts);
-    const bodyText = await this.readAll(res.body, opts);
-    return { status: res.status, headers: res.headers, bodyText };
+    const announced = Number(res.headers['content-length']);
+    const reuse = Number.isSafeInteger(announced) && announced >= REUSED_BODY_MIN_BYTES && announced <= this.maxBufferedBytes;
+    const into = reuse ? this.bodies.take(announced) : undefined;
+    try {
+      const body = await this.readBuffer(res.body, opts, announced, into);
+      if (opts.liftBase64 && res.status >= 200 && res.status < 300) {
+        const { text, lifted } = liftBase64Strings(body, opts.liftBase64);
+        return { status: res.status, headers: res.headers, bodyText: text, ...(lifted.size > 0 ? { lifted } : {}) };
+      }
+      return { status: res.status, headers: res.headers, bodyText: body.toString('utf8') };
+    } finally {
+      if (into) this.bodies.give(into);
+    }
   }
 
   /** Sends the request and hands the body on as it arrives (SSE). */
@@ -92,24 +152,36 @@ export class UpstreamHttpClient {
 
   /** Reads an already opened body to text (error answers of streaming calls). */
   async readAll(body: AsyncIterable<Uint8Array>, opts: CallOptions): Promise<string> {
+    return (await this.readBuffer(body, opts)).toString('utf8');
+  }
+
+  /**
+   * Reads an already opened body into one buffer. With the length announced (`content-length`), the chunks are
+   * copied into a buffer of that size (`into`, when given and large enough) as they arrive, so a large answer
+   * exists once rather than as its chunks plus their concatenation.
+   */
+  async readBuffer(body: AsyncIterable<Uint8Array>, opts: CallOptions, announcedLength = Number.NaN, into?: Buffer): Promise<Buffer> {
+    const tooLarge = (): UpstreamError =>
+      new UpstreamError({ kind: 'malformed_response', provider: opts.provider, message: 'The upstream response was too large' });
+    const known = Number.isSafeInteger(announcedLength) && announcedLength > 0;
+    const fits = known && announcedLength <= this.maxBufferedBytes;
+    const whole = !fits ? undefined : into && into.length >= announcedLength ? into.subarray(0, announcedLength) : Buffer.allocUnsafe(announcedLength);
     const chunks: Buffer[] = [];
     let size = 0;
+    const take = (chunk: Uint8Array): void => {
+      if ((known && !whole) || size + chunk.byteLength > this.maxBufferedBytes) throw tooLarge();
+      if (whole && size + chunk.byteLength <= whole.length) whole.set(chunk, size);
+      else chunks.push(Buffer.from(chunk));
+      size += chunk.byteLength;
+    };
     try {
-      for await (const chunk of body) {
-        size += chunk.byteLength;
-        if (size > this.maxBufferedBytes) {
-          throw new UpstreamError({
-            kind: 'malformed_response',
-            provider: opts.provider,
-            message: 'The upstream response was too large',
-          });
-        }
-        chunks.push(Buffer.from(chunk));
-      }
+      await eachChunk(body, take);
     } catch (err) {
       throw mapNetworkError(err, opts);
     }
-    return Buffer.concat(chunks).toString('utf8');
+    if (!whole) return Buffer.concat(chunks, size);
+    // undici holds a body to its content-length, so only a shorter body is possible here; stay exact regardless.
+    return chunks.length === 0 ? whole.subarray(0, size) : Buffer.concat([whole.subarray(0, size - sum(chunks)), ...chunks], size);
   }
 
   async close(): Promise<void> {
@@ -172,6 +244,46 @@ export class UpstreamHttpClient {
     }
     return pool;
   }
+}
+
+/**
+ * Hands each chunk of a body to `take` until the body ends; a throw from `take` stops reading and releases the
+ * body. A stream is read through its events, which costs less per chunk than async iteration.
+ */
+function eachChunk(body: AsyncIterable<Uint8Array>, take: (chunk: Uint8Array) => void): Promise<void> {
+  if (!(body instanceof Readable)) {
+    return (async () => {
+      for await (const chunk of body) take(chunk);
+    })();
+  }
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData);
+      if (err === undefined) resolve();
+      else {
+        body.destroy();
+        reject(err);
+      }
+    };
+    const onData = (chunk: Uint8Array): void => {
+      try {
+        take(chunk);
+      } catch (e) {
+        settle(e);
+      }
+    };
+    body.on('data', onData);
+    body.once('end', () => settle());
+    body.once('error', (e) => settle(e));
+    body.once('close', () => settle(new Error('the upstream body was closed before it ended')));
+  });
+}
+
+function sum(chunks: readonly Buffer[]): number {
+  return chunks.reduce((n, c) => n + c.length, 0);
 }
 
 /** Base URL (which may carry a path prefix such as `/openai/v1`) plus the adapter's relative path. */

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import type { MultipartPart } from '../adapter';
 import { UpstreamError } from '../errors';
+import { IMAGE_BASE64_FIELDS, liftBase64Strings } from '../http/lifted-base64';
 import { PNG_1x1_B64, jsonResponse, openAISse, replayStream, streamedText, testModel } from '../testing/adapter-harness';
 import type { ChatCompletionRequest } from '../types/chat';
 import { createOpenAIAdapter, normalizeOpenAIImageUsage } from './openai.adapter';
@@ -309,6 +310,21 @@ describe('OpenAI images', () => {
     expect(result.images[0].data.equals(Buffer.from(PNG_1x1_B64, 'base64'))).toBe(true);
     expect(result.images[1].revisedPrompt).toBe('an otter, watercolour');
     expect(result.usage).toEqual({ textInput: 10, cachedInput: 0, imageInput: 40, audioInput: 0, textOutput: 0, reasoningOutput: 0, imageOutput: 8420, images: 2 });
+  });
+
+  it('reads images the HTTP client lifted out of the body, with the rest parsed as usual', async () => {
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+    const text = JSON.stringify({
+      output_format: 'png',
+      data: [{ b64_json: png.toString('base64'), revised_prompt: 'an otter' }, { b64_json: png.toString('base64') }],
+      usage: { input_tokens: 50, output_tokens: 8420, input_tokens_details: { text_tokens: 10, image_tokens: 40 } },
+    }).replace(/\//g, '\\/');
+    const { text: bodyText, lifted } = liftBase64Strings(Buffer.from(text), IMAGE_BASE64_FIELDS, 1);
+    expect(lifted.size).toBe(2);
+    const result = images.parseResponse(gptImage, { status: 200, headers: {}, bodyText, lifted }, { prompt: 'an otter', n: 2 });
+    expect(result.images.map((i) => i.data.equals(png))).toEqual([true, true]);
+    expect(result.images[0]).toMatchObject({ mimeType: 'image/png', revisedPrompt: 'an otter' });
+    expect(result.usage).toMatchObject({ textInput: 10, imageInput: 40, imageOutput: 8420, images: 2 });
   });
 
   it('honours output_tokens_details when the model also produces text tokens', () => {

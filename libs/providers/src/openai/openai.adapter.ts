@@ -8,7 +8,8 @@ import { UpstreamError, isRecord, malformed, parseJsonBody, str } from '../error
 import type { ChatCompletionRequest, ChatMessage } from '../types/chat';
 import type { GeneratedImage, ImageGenerationRequest, ImageGenerationResult } from '../types/images';
 import { type NormalizedUsage, emptyUsage, splitInput, splitOutput, tokenCount } from '../types/usage';
-import { OpenAICompatibleAdapter, OpenAICompatibleChat, copy, decodeImage } from '../openai-compatible/openai-compatible.adapter';
+import { OpenAICompatibleAdapter, OpenAICompatibleChat, copy } from '../openai-compatible/openai-compatible.adapter';
+import { decodeImageValue } from '../http/lifted-base64';
 
 export class OpenAIChat extends OpenAICompatibleChat {
   constructor() {
@@ -132,7 +133,7 @@ function parseImagesResponse(model: ModelSpec, res: UpstreamResponse, req: Image
     if (!isRecord(d)) continue;
     const b64 = str(d.b64_json);
     if (!b64) continue;
-    const { data, mimeType } = decodeImage('openai', b64);
+    const { data, mimeType } = decodeImageValue('openai', b64, res.lifted);
     const img: GeneratedImage = { data, mimeType };
     const revised = str(d.revised_prompt);
     if (revised) img.revisedPrompt = revised;

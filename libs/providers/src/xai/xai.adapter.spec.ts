@@ -1,3 +1,4 @@
+import { IMAGE_BASE64_FIELDS, liftBase64Strings } from '../http/lifted-base64';
 import { PNG_1x1_B64, jsonResponse, openAISse, replayStream, streamedText, testModel } from '../testing/adapter-harness';
 import { aspectRatioFromSize, createXaiAdapter } from './xai.adapter';
 
@@ -103,6 +104,16 @@ describe('xAI images', () => {
     expect(result.images[0].revisedPrompt).toBe('A red fox in snow.');
     expect(result.usage.images).toBe(2);
     expect(result.usage.textInput + result.usage.imageOutput).toBe(0);
+  });
+
+  it('reads images the HTTP client lifted out of the body', () => {
+    const text = JSON.stringify({ data: [{ b64_json: PNG_1x1_B64, revised_prompt: 'A red fox in snow.' }] });
+    const { text: bodyText, lifted } = liftBase64Strings(Buffer.from(text), IMAGE_BASE64_FIELDS, 1);
+    expect(lifted.size).toBe(1);
+    const result = adapter.images!.parseResponse(imagine, { status: 200, headers: {}, bodyText, lifted }, { prompt: 'a fox' });
+    expect(result.images[0].data.equals(Buffer.from(PNG_1x1_B64, 'base64'))).toBe(true);
+    expect(result.images[0]).toMatchObject({ mimeType: 'image/png', revisedPrompt: 'A red fox in snow.' });
+    expect(result.usage.images).toBe(1);
   });
 
   it('reports no_image when only a URL or nothing came back', () => {

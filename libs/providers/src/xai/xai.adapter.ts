@@ -7,7 +7,8 @@ import type { ChatCompletionRequest } from '../types/chat';
 import { UpstreamError, isRecord, malformed, parseJsonBody, str } from '../errors';
 import type { GeneratedImage, ImageGenerationRequest, ImageGenerationResult } from '../types/images';
 import { type NormalizedUsage, emptyUsage, splitInput, tokenCount } from '../types/usage';
-import { OpenAICompatibleAdapter, OpenAICompatibleChat, decodeImage } from '../openai-compatible/openai-compatible.adapter';
+import { OpenAICompatibleAdapter, OpenAICompatibleChat } from '../openai-compatible/openai-compatible.adapter';
+import { decodeImageValue } from '../http/lifted-base64';
 
 /**
  * Grok models that accept `reasoning_effort`. The others (grok-4, grok-4-fast-reasoning, grok-code-fast-1,
@@ -86,7 +87,7 @@ export class XaiImages implements ImagesCapability {
       if (!isRecord(d)) continue;
       const b64 = str(d.b64_json);
       if (!b64) continue;
-      const img: GeneratedImage = decodeImage('xai', b64);
+      const img: GeneratedImage = decodeImageValue('xai', b64, res.lifted);
       const revised = str(d.revised_prompt);
       if (revised) img.revisedPrompt = revised;
       images.push(img);
