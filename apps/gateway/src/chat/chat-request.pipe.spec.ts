@@ -106,6 +106,49 @@ describe('parseChatRequest', () => {
     expect(e.param).toBe(param);
   });
 
+  it('passes JSON Schemas on whole whatever their property names, and ignores any unknown key', () => {
+    // names that are also Object.prototype members: `constructor` used to throw (a 500), `toString` to vanish
+    const parameters = { type: 'object', properties: { constructor: { type: 'string' }, toString: { type: 'string' }, city: { type: 'string' } }, required: ['constructor'] };
+    const schema = { type: 'object', properties: { valueOf: { type: 'number' }, hasOwnProperty: { type: 'boolean' } } };
+    const { request } = parseChatRequest(
+      JSON.parse(
+        JSON.stringify({
+          model: 'a',
+          messages: [{ role: 'user', content: 'x', constructor: 1, toString: 2 }],
+          tools: [{ type: 'function', function: { name: 'f', parameters } }],
+          response_format: { type: 'json_schema', json_schema: { name: 'out', schema } },
+          web_search_options: { user_location: { type: 'approximate', approximate: { city: 'Paris', toString: 'x' } } },
+        }),
+      ),
+    );
+    expect(request.messages).toEqual([{ role: 'user', content: 'x' }]);
+    expect(request.tools?.[0].function.parameters).toEqual(parameters);
+    expect(Object.keys(request.tools?.[0].function.parameters?.properties as object)).toEqual(['constructor', 'toString', 'city']);
+    expect(request.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'out', schema } });
+    const format = request.response_format?.type === 'json_schema' ? request.response_format.json_schema : undefined;
+    expect(Object.keys(format?.schema?.properties as object)).toEqual(['valueOf', 'hasOwnProperty']);
+    expect(request.web_search_options?.user_location?.approximate).toEqual({ city: 'Paris', toString: 'x' });
+  });
+
+  it('drops unknown keys inside the nested objects it passes on', () => {
+    const { request } = parseChatRequest({
+      model: 'a',
+      messages: hello,
+      tools: [{ type: 'function', function: { name: 'f', description: 'd', extra: 1 }, extra: 2 }],
+      response_format: { type: 'json_schema', json_schema: { name: 'out', extra: 3 }, extra: 4 },
+      stream_options: { include_usage: false, extra: 5 },
+      web_search_options: { search_context_size: 'low', user_location: { type: 'approximate', extra: 6 }, extra: 7 },
+    });
+    expect(JSON.parse(JSON.stringify(request))).toEqual({
+      model: 'a',
+      messages: hello,
+      tools: [{ type: 'function', function: { name: 'f', description: 'd' } }],
+      response_format: { type: 'json_schema', json_schema: { name: 'out' } },
+      stream_options: { include_usage: false },
+      web_search_options: { search_context_size: 'low', user_location: { type: 'approximate' } },
+    });
+  });
+
   it('accepts well-formed surrogate pairs (emoji) and finds lone ones', () => {
     expect(findUnsafeText({ a: ['ok 😀'] })).toBeUndefined();
     expect(findUnsafeText({ a: ['ok', 'x\ud83d'] })).toEqual({ param: 'a[1]', problem: expect.stringContaining('surrogate') });

@@ -3,15 +3,21 @@
  * The route uses this pipe instead of the global ValidationPipe because the global one names nested fields
  * with dots (`messages.2.content`) and cannot reach into the `messages` union; here every `param` reads as
  * the tenant wrote it (`messages[2].content[0].image_url.url`).
+ *
+ * The checks are hand-written (`chat-request.validator.ts`, `chat-messages.validator.ts`) rather than run by
+ * class-transformer + class-validator: this is on the hot path of every chat request, and turning the body
+ * into DTO instances and validating them through decorator metadata was the largest single item of the
+ * gateway's own code in its CPU profile. `chat-completion.dto.ts` remains the route's documentation (Swagger) and the statement
+ * of its rules; `chat-request.validator.spec.ts` runs class-validator on it as the oracle so the two stay in step.
+ * Only the fields read below reach the canonical request, so unknown fields are dropped.
  */
 import { Injectable, type PipeTransform } from '@nestjs/common';
-import { plainToInstance } from 'class-transformer';
-import { validateSync, type ValidationError } from 'class-validator';
 import { ApiError } from '@app/common';
-import type { ChatCompletionRequest } from '@app/providers';
+import type { ChatCompletionRequest, WebSearchOptions } from '@app/providers';
 import type { ChatRequestToCheck } from '@app/routing';
-import { ChatCompletionRequestDto } from './chat-completion.dto';
+import type { ChatCompletionRequestDto, FunctionDefinitionDto, WebSearchOptionsDto } from './chat-completion.dto';
 import { validateMessages } from './chat-messages.validator';
+import { firstRequestProblem } from './chat-request.validator';
 
 /** The validated request: what adapters take plus the fields only the checks read, and the fallbacks. */
 export interface ChatRouteRequest {
@@ -63,23 +69,14 @@ export function findUnsafeText(value: unknown, path = ''): { param: string; prob
   return undefined;
 }
 
-/** The first class-validator problem, with its path written as the tenant would write it. */
-export function firstValidationProblem(errors: ValidationError[], parent = ''): { param: string; message: string } | undefined {
-  for (const e of errors) {
-    const path = childPath(parent, e.property);
-    if (e.constraints) {
-      const message = Object.values(e.constraints)[0] ?? 'is invalid';
-      return { param: path, message: message.startsWith(`${e.property} `) ? `${path}${message.slice(e.property.length)}` : `${path}: ${message}` };
-    }
-    const nested = firstValidationProblem(e.children ?? [], path);
-    if (nested) return nested;
-  }
-  return undefined;
-}
-
 /** Drops null and undefined so adapters, which test `!== undefined`, never send a null upstream. */
 function defined<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as T;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(o)) {
+    const v = (o as Record<string, unknown>)[key];
+    if (v !== undefined && v !== null) out[key] = v;
+  }
+  return out as T;
 }
 
 function refuseForbidden(body: Json, parent: string): void {
@@ -118,15 +115,16 @@ export function parseChatRequest(body: unknown): ChatRouteRequest {
   const unsafe = findUnsafeText(body);
   if (unsafe) throw ApiError.badRequest(`Invalid request: ${unsafe.param} ${unsafe.problem}.`, unsafe.param, 'invalid_text');
 
-  const dto = plainToInstance(ChatCompletionRequestDto, body);
-  const problem = firstValidationProblem(validateSync(dto, { whitelist: true, forbidUnknownValues: false, stopAtFirstError: true }));
+  const problem = firstRequestProblem(body);
   if (problem) throw ApiError.badRequest(`Invalid request: ${problem.message}.`, problem.param);
+  // The body now satisfies every rule the DTO declares; it is read, never changed.
+  const dto = body as unknown as ChatCompletionRequestDto;
   const messages = validateMessages(dto.messages);
 
-  const base: ChatCompletionRequest = defined({
+  const request: ChatRequestToCheck = defined({
     model: dto.model,
     messages,
-    tools: dto.tools?.map((t) => ({ type: 'function' as const, function: defined({ ...t.function }) })),
+    tools: dto.tools?.map((t) => ({ type: 'function' as const, function: functionDefinition(t.function) })),
     tool_choice: typeof dto.tool_choice === 'object' && dto.tool_choice !== null
       ? { type: 'function' as const, function: { name: dto.tool_choice.function.name } }
       : dto.tool_choice,
@@ -137,7 +135,7 @@ export function parseChatRequest(body: unknown): ChatRouteRequest {
     max_tokens: dto.max_tokens,
     max_completion_tokens: dto.max_completion_tokens,
     reasoning_effort: dto.reasoning_effort,
-    web_search_options: dto.web_search_options ? defined({ ...dto.web_search_options }) : undefined,
+    web_search_options: dto.web_search_options ? webSearchOptions(dto.web_search_options) : undefined,
     n: dto.n,
     stop: dto.stop,
     seed: dto.seed,
@@ -146,9 +144,6 @@ export function parseChatRequest(body: unknown): ChatRouteRequest {
     user: dto.user,
     stream: dto.stream,
     stream_options: dto.stream_options ? defined({ include_usage: dto.stream_options.include_usage }) : undefined,
-  });
-  const request: ChatRequestToCheck = defined({
-    ...base,
     logprobs: dto.logprobs,
     top_logprobs: dto.top_logprobs,
     modalities: dto.modalities,
@@ -156,12 +151,30 @@ export function parseChatRequest(body: unknown): ChatRouteRequest {
   return { request, models: fallbackModels(dto) };
 }
 
+type FunctionDefinition = NonNullable<ChatCompletionRequest['tools']>[number]['function'];
+
+/**
+ * The declared fields of a tool's function; anything else in the body is dropped. `f` is missing when the
+ * tool itself was a list, which the DTO's `@ValidateNested()` lets through.
+ */
+function functionDefinition(f: FunctionDefinitionDto | undefined): FunctionDefinition {
+  return defined({ name: f?.name, description: f?.description, parameters: f?.parameters, strict: f?.strict } as FunctionDefinition);
+}
+
+function webSearchOptions(w: WebSearchOptionsDto): WebSearchOptions {
+  const location = w.user_location;
+  return defined({
+    search_context_size: w.search_context_size,
+    user_location: location ? { type: location.type, approximate: location.approximate } : undefined,
+  });
+}
+
 function toResponseFormat(dto: ChatCompletionRequestDto): ChatCompletionRequest['response_format'] {
   const rf = dto.response_format;
   if (!rf) return undefined;
   if (rf.type !== 'json_schema') return { type: rf.type };
   const js = rf.json_schema;
-  // class-validator guarantees json_schema for this type; the check keeps the types honest.
+  // The validator requires json_schema for this type; the check keeps the types honest.
   if (!js) throw ApiError.badRequest('Invalid request: response_format.json_schema is required.', 'response_format.json_schema');
   return { type: 'json_schema', json_schema: defined({ name: js.name, description: js.description, schema: js.schema, strict: js.strict }) };
 }
