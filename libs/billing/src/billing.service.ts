@@ -39,7 +39,15 @@ function insufficient(message: string, code: string): ApiError {
   return new ApiError(402, 'insufficient_quota', message, code);
 }
 
-const RESERVE_SQL = 'SELECT sy_reserve($1, $2::uuid, $3::uuid, $4::bigint, $5::timestamptz)';
+/**
+ * Reservations commit without waiting for the WAL flush (`synchronous_commit` off for their own
+ * transaction only). Every reserve and settle of a tenant locks its row until commit, so a flush inside the
+ * lock serialises the tenant's requests on the disk; a hold needs no durability: if Postgres crashes before
+ * flushing one, the hold is gone with its counter (consistent) and the request's settle still bills exactly.
+ * Settle, which moves money and writes the usage record, keeps the durable commit.
+ */
+const RESERVE_SQL =
+  "SELECT set_config('synchronous_commit', 'off', true), sy_reserve($1, $2::uuid, $3::uuid, $4::bigint, $5::timestamptz)";
 
 /**
  * The usage record, the reservation's release, the balance and key spend, and the ledger debit in one
