@@ -176,7 +176,7 @@ export class ToolDto {
   type!: 'function';
 
   @ApiProperty({ type: FunctionDefinitionDto })
-  @IsDefined() @ValidateNested() @Type(() => FunctionDefinitionDto)
+  @IsDefined() @IsObject() @ValidateNested() @Type(() => FunctionDefinitionDto)
   function!: FunctionDefinitionDto;
 }
 
@@ -204,7 +204,7 @@ export class ResponseFormatDto {
   @ApiPropertyOptional({ type: JsonSchemaFormatDto, description: 'required when type is json_schema' })
   @ValidateIf((o: ResponseFormatDto) => o.type === 'json_schema' || (o.json_schema !== undefined && o.json_schema !== null))
   @IsDefined({ message: 'json_schema is required when type is json_schema' })
-  @ValidateNested() @Type(() => JsonSchemaFormatDto)
+  @IsObject() @ValidateNested() @Type(() => JsonSchemaFormatDto)
   json_schema?: JsonSchemaFormatDto;
 }
 
@@ -220,7 +220,7 @@ export class WebSearchOptionsDto {
   search_context_size?: 'low' | 'medium' | 'high';
 
   @ApiPropertyOptional({ type: UserLocationDto })
-  @IsOptional() @ValidateNested() @Type(() => UserLocationDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => UserLocationDto)
   user_location?: UserLocationDto;
 }
 
@@ -258,11 +258,11 @@ export class ChatCompletionRequestDto {
   stream?: boolean;
 
   @ApiPropertyOptional({ type: StreamOptionsDto })
-  @IsOptional() @ValidateNested() @Type(() => StreamOptionsDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => StreamOptionsDto)
   stream_options?: StreamOptionsDto;
 
   @ApiPropertyOptional({ type: [ToolDto] })
-  @IsOptional() @IsArray() @ArrayMaxSize(MAX_TOOLS) @ValidateNested({ each: true }) @Type(() => ToolDto)
+  @IsOptional() @IsObject({ each: true }) @IsArray() @ArrayMaxSize(MAX_TOOLS) @ValidateNested({ each: true }) @Type(() => ToolDto)
   tools?: ToolDto[];
 
   @ApiPropertyOptional({
@@ -279,7 +279,7 @@ export class ChatCompletionRequestDto {
   parallel_tool_calls?: boolean;
 
   @ApiPropertyOptional({ type: ResponseFormatDto })
-  @IsOptional() @ValidateNested() @Type(() => ResponseFormatDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => ResponseFormatDto)
   response_format?: ResponseFormatDto;
 
   @ApiPropertyOptional({ minimum: 0, maximum: 2, example: 0.7 })
@@ -303,7 +303,7 @@ export class ChatCompletionRequestDto {
   reasoning_effort?: (typeof REASONING_EFFORTS)[number];
 
   @ApiPropertyOptional({ type: WebSearchOptionsDto })
-  @IsOptional() @ValidateNested() @Type(() => WebSearchOptionsDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => WebSearchOptionsDto)
   web_search_options?: WebSearchOptionsDto;
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_N, example: 1 })
@@ -350,7 +350,7 @@ export class ChatCompletionRequestDto {
   route?: 'fallback';
 
   @ApiPropertyOptional({ type: ExtraBodyDto })
-  @IsOptional() @ValidateNested() @Type(() => ExtraBodyDto)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => ExtraBodyDto)
   extra_body?: ExtraBodyDto;
 }
 

@@ -86,6 +86,9 @@ const isInt: Constraint = (v, p) => (typeof v === 'number' && Number.isInteger(v
 const isFiniteNumber: Constraint = (v, p) =>
   typeof v === 'number' && Number.isFinite(v) ? undefined : `${p} must be a number conforming to the specified constraints`;
 const isObject: Constraint = (v, p) => (isRecord(v) ? undefined : `${p} must be an object`);
+/** `@IsObject({ each: true })`: every element of an array (or the value itself when it is none) is an object. */
+const eachIsObject: Constraint = (v, p) =>
+  (Array.isArray(v) ? v.every(isRecord) : isRecord(v)) ? undefined : `each value in ${p} must be an object`;
 const isArray: Constraint = (v, p) => (Array.isArray(v) ? undefined : `${p} must be an array`);
 
 const min =
@@ -223,7 +226,7 @@ const FUNCTION_DEFINITION: Shape = [
 
 const TOOL: Shape = [
   ['type', checks(isIn(['function']))],
-  ['function', defined(nested(FUNCTION_DEFINITION))],
+  ['function', defined(followedBy(checks(isObject), nested(FUNCTION_DEFINITION)))],
 ];
 
 const JSON_SCHEMA_FORMAT: Shape = [
@@ -239,7 +242,7 @@ const RESPONSE_FORMAT: Shape = [
     'json_schema',
     when(
       (o) => o.type === 'json_schema' || (o.json_schema !== undefined && o.json_schema !== null),
-      defined(nested(JSON_SCHEMA_FORMAT), 'json_schema is required when type is json_schema'),
+      defined(followedBy(checks(isObject), nested(JSON_SCHEMA_FORMAT)), 'json_schema is required when type is json_schema'),
     ),
   ],
 ];
@@ -251,7 +254,7 @@ const USER_LOCATION: Shape = [
 
 const WEB_SEARCH_OPTIONS: Shape = [
   ['search_context_size', optional(checks(isIn(['low', 'medium', 'high'])))],
-  ['user_location', optional(nested(USER_LOCATION))],
+  ['user_location', optional(followedBy(checks(isObject), nested(USER_LOCATION)))],
 ];
 
 const EXTRA_BODY: Shape = [
@@ -263,17 +266,17 @@ const CHAT_COMPLETION_REQUEST: Shape = [
   ['model', checks(maxLength(200), minLength(1), isString)],
   ['messages', checks(arrayMinSize(1), isArray)],
   ['stream', optional(checks(isBoolean))],
-  ['stream_options', optional(nested(STREAM_OPTIONS))],
-  ['tools', optional(followedBy(checks(arrayMaxSize(MAX_TOOLS), isArray), nested(TOOL, true)))],
+  ['stream_options', optional(followedBy(checks(isObject), nested(STREAM_OPTIONS)))],
+  ['tools', optional(followedBy(checks(arrayMaxSize(MAX_TOOLS), isArray, eachIsObject), nested(TOOL, true)))],
   ['tool_choice', optional(checks(isToolChoice))],
   ['parallel_tool_calls', optional(checks(isBoolean))],
-  ['response_format', optional(nested(RESPONSE_FORMAT))],
+  ['response_format', optional(followedBy(checks(isObject), nested(RESPONSE_FORMAT)))],
   ['temperature', optional(checks(max(2), min(0), isFiniteNumber))],
   ['top_p', optional(checks(max(1), min(0), isFiniteNumber))],
   ['max_tokens', optional(checks(min(1), isInt))],
   ['max_completion_tokens', optional(checks(min(1), isInt))],
   ['reasoning_effort', optional(checks(isIn(REASONING_EFFORTS)))],
-  ['web_search_options', optional(nested(WEB_SEARCH_OPTIONS))],
+  ['web_search_options', optional(followedBy(checks(isObject), nested(WEB_SEARCH_OPTIONS)))],
   ['n', optional(checks(max(MAX_N), min(1), isInt))],
   ['stop', optional(checks(isStop))],
   ['seed', optional(checks(isInt))],
@@ -285,7 +288,7 @@ const CHAT_COMPLETION_REQUEST: Shape = [
   ['top_logprobs', optional(checks(max(20), min(0), isInt))],
   ['models', optional(checks(isArray))],
   ['route', optional(checks(isIn(['fallback'])))],
-  ['extra_body', optional(nested(EXTRA_BODY))],
+  ['extra_body', optional(followedBy(checks(isObject), nested(EXTRA_BODY)))],
 ];
 
 /**
