@@ -57,6 +57,18 @@ describe('chatReserveMicros', () => {
     expect(chatReserveMicros(anthropic, req)).toBe(tokenCost(inputTokenBound(req), 3_750_000) + tokenCost(1_000, 15_000_000));
   });
 
+  it('reserves a Google context cache up to the model\'s context window, which the request does not show', () => {
+    const gemini: ModelSpec = {
+      ...model({ tokens: { input: 300_000, cachedInput: 30_000, output: 2_500_000 }, source: 'x', date: 'd' }),
+      capabilities: { ...CAPS, contextWindow: 1_048_576 },
+    };
+    const plain = request('hello');
+    const withCache: ChatCompletionRequest = { ...plain, google: { cachedContent: 'cachedContents/abc' } };
+    const bound = inputTokenBound(plain) + 1_048_576;
+    expect(chatReserveMicros(gemini, withCache)).toBe(tokenCost(bound, 300_000) + tokenCost(1_000, 2_500_000));
+    expect(chatReserveMicros(gemini, withCache)).toBeGreaterThan(chatReserveMicros(gemini, plain));
+  });
+
   it('reserves at the time-of-day rates of the start time, and at the base (peak) rates when it is unknown', () => {
     const deepseek = model({
       tokens: {

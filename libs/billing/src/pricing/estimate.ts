@@ -12,6 +12,8 @@ export const IMAGE_PART_TOKENS = 2_000;
 export const DEFAULT_MAX_OUTPUT_TOKENS = 8_192;
 /** Output bound per image for token-priced image models without a per-image table. */
 export const IMAGE_OUTPUT_TOKENS_PER_IMAGE = 8_000;
+/** The bound for a context cache on a model whose context window the catalog does not give. */
+export const DEFAULT_CACHE_TOKENS = 1_048_576;
 
 /**
  * An upper bound on input tokens: byte-level tokenizers never produce more tokens than UTF-8 bytes, so the
@@ -60,7 +62,9 @@ export function chatReserveMicros(
 ): bigint {
   const price = model.price;
   if (!price) throw new Error(`model ${model.id} has no price`);
-  const input = inputTokenBound(req);
+  // A Google context cache adds tokens the request does not show: it is bounded by the model's context window.
+  const cached = req.google?.cachedContent ? (model.capabilities.contextWindow ?? DEFAULT_CACHE_TOKENS) : 0;
+  const input = inputTokenBound(req) + cached;
   const output = outputTokenBound(model, req);
   let total = 0n;
   if (price.tokens) {

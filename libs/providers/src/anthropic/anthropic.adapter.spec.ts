@@ -103,6 +103,7 @@ describe('AnthropicAdapter request', () => {
       stop: ['END', 'STOP'],
       temperature: 0.3,
       top_p: 0.8,
+      top_k: 40,
       user: 'tenant-user-1',
     });
     expect(b.model).toBe('claude-sonnet-4-6');
@@ -141,6 +142,7 @@ describe('AnthropicAdapter request', () => {
     expect(b.stop_sequences).toEqual(['END', 'STOP']);
     expect(b.temperature).toBe(0.3);
     expect(b.top_p).toBe(0.8);
+    expect(b.top_k).toBe(40);
     expect(b.metadata).toEqual({ user_id: 'tenant-user-1' });
     expect(b.thinking).toBeUndefined();
   });
@@ -161,9 +163,10 @@ describe('AnthropicAdapter request', () => {
   });
 
   it('turns reasoning_effort into a thinking budget below max_tokens and drops temperature', () => {
-    const b = body(SONNET, { ...msg('x'), reasoning_effort: 'medium', temperature: 0.2, top_p: 0.5 });
+    const b = body(SONNET, { ...msg('x'), reasoning_effort: 'medium', temperature: 0.2, top_p: 0.5, top_k: 40 });
     expect(b.thinking).toEqual({ type: 'enabled', budget_tokens: 8192 });
     expect(b.temperature).toBeUndefined();
+    expect(b.top_k).toBeUndefined();
     expect(b.top_p).toBeUndefined();
     expect(body(SONNET, { ...msg('x'), reasoning_effort: 'high', max_tokens: 5000 }).thinking).toEqual({ type: 'enabled', budget_tokens: 4999 });
     // below the 1024-token minimum budget, thinking is left off rather than refused

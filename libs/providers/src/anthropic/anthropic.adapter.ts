@@ -164,6 +164,7 @@ export function buildAnthropicRequest(model: ModelSpec, req: ChatCompletionReque
   if (req.stop !== undefined) body.stop_sequences = Array.isArray(req.stop) ? req.stop : [req.stop];
   if (req.temperature !== undefined) body.temperature = Math.min(1, req.temperature);
   if (req.top_p !== undefined) body.top_p = req.top_p;
+  if (req.top_k !== undefined) body.top_k = req.top_k;
   if (req.user) body.metadata = { user_id: req.user };
 
   if (req.tools?.length) {
@@ -183,8 +184,9 @@ export function buildAnthropicRequest(model: ModelSpec, req: ChatCompletionReque
     const budget = Math.min(THINKING_BUDGET[effort], maxTokens - 1);
     if (budget >= 1024) {
       body.thinking = { type: 'enabled', budget_tokens: budget };
-      // Thinking is incompatible with a modified temperature and with top_p below 0.95.
+      // Thinking is incompatible with a modified temperature or top_k, and with top_p below 0.95.
       delete body.temperature;
+      delete body.top_k;
       if (body.top_p !== undefined && body.top_p < 0.95) delete body.top_p;
     }
   }
