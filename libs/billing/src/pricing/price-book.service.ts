@@ -11,7 +11,9 @@ export interface CurrentPrice {
 }
 
 /** How long a replica trusts its copy of the price table before re-reading it. */
-const REFRESH_MS = 30_000;
+export const REFRESH_MS = 30_000;
+/** after a failed reload, the next attempt */
+export const REFRESH_RETRY_MS = 5_000;
 
 /** JSON with sorted keys: jsonb does not keep key order, so plain JSON.stringify would see every row as changed. */
 function canonical(v: unknown): string {
@@ -49,9 +51,13 @@ export class PriceBook implements OnModuleInit {
     await this.reload();
   }
 
-  /** the price in force for a model; undefined = the model is unpriced and must be refused */
+  /**
+   * The price in force for a model; undefined = the model is unpriced and must be refused. Served from
+   * memory; a table older than REFRESH_MS is reloaded in the background, and while the database cannot
+   * answer the last table keeps serving (retried every REFRESH_RETRY_MS).
+   */
   async get(modelId: string): Promise<CurrentPrice | undefined> {
-    if (Date.now() - this.loadedAt > REFRESH_MS) await this.refresh();
+    if (Date.now() - this.loadedAt > REFRESH_MS) this.refreshInBackground();
     return this.current.get(modelId);
   }
 
@@ -78,9 +84,19 @@ export class PriceBook implements OnModuleInit {
     return { priceId: row.id, version: row.version, price, isOverride: true };
   }
 
-  private refresh(): Promise<void> {
-    this.refreshing ??= this.reload().finally(() => (this.refreshing = null));
-    return this.refreshing;
+  private refreshInBackground(): void {
+    if (this.refreshing) return;
+    this.refreshing = this.reload()
+      .catch((e: unknown) => {
+        this.logger.warn(`price table not reloaded (${e instanceof Error ? e.message : String(e)}); serving the last one`);
+        this.loadedAt = Date.now() - REFRESH_MS + REFRESH_RETRY_MS;
+      })
+      .finally(() => (this.refreshing = null));
+  }
+
+  /** Waits for a reload in progress (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.refreshing;
   }
 
   private async reload(): Promise<void> {
