@@ -213,6 +213,36 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     expect((await chat(limitedKey)).status).toBe(200);
   });
 
+  it('a gateway started while Redis is down answers images 503 within its bound instead of hanging, and serves them once Redis is up', async () => {
+    const { key } = await newTenant(10);
+    await redis.stop();
+    const otherPort = await freePort();
+    const other = await startChildGateway(env, otherPort);
+    try {
+      const at = (path: string) => `http://127.0.0.1:${otherPort}${path}`;
+      const ask = async () => {
+        const started = Date.now();
+        const res = await fetch(at('/v1/images/generations'), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: IMAGE_MODEL, prompt: 'A lighthouse', response_format: 'b64_json' }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        return { status: res.status, body: (await res.json()) as any, ms: Date.now() - started };
+      };
+      const refused = await ask();
+      expect(refused.status).toBe(503);
+      expect(refused.body.error.code).toBe('service_unavailable');
+      expect(refused.ms).toBeLessThan(8_000);
+
+      await redis.start();
+      await waitUntil('the second gateway to queue an image', async () => ((await ask()).status === 200 ? true : undefined), 30_000, 500);
+    } finally {
+      await other.close();
+      if (!redis.running) await redis.start();
+    }
+  });
+
   it('with Redis hung (SIGSTOP): rate-limited chat, images and readiness answer 503 within their bounds, and all recover', async () => {
     const { tenantId, key } = await newTenant(10);
     const limitedKey = await newKey(tenantId, { rpm_limit: 1000 });

@@ -142,6 +142,10 @@ export class PrivateRedis {
     await waitUntil('the private Redis to exit', () => (processAlive(this.pid) ? undefined : true), 10_000, 20);
   }
 
+  get running(): boolean {
+    return this.pid !== 0 && processAlive(this.pid);
+  }
+
   /** a hung server: connections stay open, nothing answers */
   pause(): void {
     process.kill(this.pid, 'SIGSTOP');

@@ -34,6 +34,8 @@ export const IMAGE_RESERVATION_TTL_MS = IMAGE_RETRY_POLICY.totalBudgetMs + 50 * 
 /** How often a waiting request reads its job's row: from the first interval, doubling up to the longest. */
 const FIRST_POLL_INTERVAL_MS = 50;
 const MAX_POLL_INTERVAL_MS = 1000;
+/** The longest adding a job to the queue may take before the request is answered 503. */
+export const ENQUEUE_TIMEOUT_MS = 3_000;
 /** The header naming an image job on every answer about one. */
 export const JOB_ID_HEADER = 'X-Switchyard-Job-Id';
 
@@ -368,7 +370,25 @@ export class ImageGenerationService {
     return { jobId: row.id, replayed: true, status: row.status as ImageJobStatus, createdAt: row.createdAt };
   }
 
+  /**
+   * Adds the job, or throws within ENQUEUE_TIMEOUT_MS. A queue whose connection was never ready (a gateway
+   * started while Redis is down) waits for it inside `add` without end; the time limit turns that into the
+   * route's 503. An add that lands after the limit is harmless: the job's row is failed by then, and the
+   * worker does nothing for a finished job.
+   */
   private async enqueue(jobId: string, tenantId: string): Promise<void> {
-    await this.queue.add(GENERATE_IMAGES_JOB, { jobId, tenantId }, { jobId });
+    let timer: NodeJS.Timeout | undefined;
+    const added = this.queue.add(GENERATE_IMAGES_JOB, { jobId, tenantId }, { jobId });
+    added.catch(() => undefined);
+    try {
+      await Promise.race([
+        added,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`the queue did not take the job within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
