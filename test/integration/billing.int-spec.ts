@@ -122,6 +122,32 @@ describe('billing', () => {
     expect(await state(tenantId, keyId)).toEqual({ balance: 700_000n, reserved: 0n, keyReserved: 0n, keySpent: 300_000n, held: 0 });
   });
 
+  it('settles several requests of a tenant in one statement, each once, with totals per key', async () => {
+    const { tenantId, keyId } = await tenant(5_000_000n);
+    const k2 = await prisma.apiKey.create({ data: { tenantId, hash: randomUUID(), prefix: 'sk-sy-test2' } });
+    const a = await billing.reserve(`req_${randomUUID()}`, { tenantId, keyId }, 1_000_000n);
+    const b = await billing.reserve(`req_${randomUUID()}`, { tenantId, keyId }, 500_000n);
+    const c = await billing.reserve(`req_${randomUUID()}`, { tenantId, keyId: k2.id }, 700_000n);
+    await billing.settle(b, settleInput(100_000n)); // b is already settled: the batch must not bill it again
+
+    const written = await billing.settleMany([
+      { reservation: a, input: settleInput(300_000n) },
+      { reservation: b, input: settleInput(100_000n) },
+      { reservation: c, input: { ...settleInput(0n), status: 'failed' as const, cost: null, usage: null } },
+    ]);
+    expect(written).toEqual([true, false, true]);
+    expect(await state(tenantId, keyId)).toEqual({ balance: 4_600_000n, reserved: 0n, keyReserved: 0n, keySpent: 400_000n, held: 0 });
+    expect(await prisma.apiKey.findUniqueOrThrow({ where: { id: k2.id } })).toMatchObject({ reservedMicros: 0n, spentMicros: 0n });
+    const records = await prisma.usageRecord.findMany({ where: { tenantId }, orderBy: { costMicros: 'asc' } });
+    expect(records.map((r) => [r.id, r.status, r.costMicros])).toEqual(
+      expect.arrayContaining([[a.id, 'succeeded', 300_000n], [b.id, 'succeeded', 100_000n], [c.id, 'failed', 0n]]),
+    );
+    expect(records).toHaveLength(3);
+    const debits = await prisma.ledgerEntry.findMany({ where: { tenantId, kind: 'debit' } });
+    expect(debits.map((d) => [d.usageId, d.amountMicros]).sort()).toEqual([[a.id, 300_000n], [b.id, 100_000n]].sort());
+    await expect(billing.settleMany([{ reservation: a, input: settleInput(1n) }, { reservation: { ...c, tenantId: randomUUID() }, input: settleInput(1n) }])).rejects.toThrow(/one tenant/);
+  });
+
   it('settles a request exactly once, however often settle runs', async () => {
     const { tenantId, keyId } = await tenant(5_000_000n);
     const r = await billing.reserve('req_once', { tenantId, keyId }, 1_000_000n);

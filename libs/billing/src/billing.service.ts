@@ -88,6 +88,85 @@ const RELEASE_SQL = `
   UPDATE api_keys SET reserved_micros = api_keys.reserved_micros - r.amount_micros
     FROM r WHERE api_keys.id = r.api_key_id AND EXISTS (SELECT 1 FROM t)`;
 
+/** The parameters of SETTLE_SQL (and the columns of SETTLE_MANY_SQL), in order. */
+function settleRow(reservation: Payer & { id: string }, input: SettleInput): unknown[] {
+  const u = input.usage;
+  const lines = (input.cost?.lines ?? []).map((l) => ({
+    kind: l.kind,
+    quantity: l.quantity,
+    unit: l.unit,
+    unit_price_micros: l.unitPriceMicros,
+    cost_micros: l.costMicros.toString(),
+  }));
+  return [
+    reservation.id,
+    reservation.tenantId,
+    reservation.keyId,
+    input.endpoint,
+    input.requestedModel,
+    input.servedModel,
+    input.provider,
+    input.fallbackLevel,
+    input.attempts,
+    input.status,
+    Math.round(input.latencyMs),
+    (input.cost?.totalMicros ?? 0n).toString(),
+    input.priceId,
+    JSON.stringify(lines),
+    u ? u.textInput + u.audioInput + (u.cacheWriteInput ?? 0) : 0,
+    u?.cachedInput ?? 0,
+    u?.textOutput ?? 0,
+    u?.reasoningOutput ?? 0,
+    u?.imageInput ?? 0,
+    u?.imageOutput ?? 0,
+    u?.images ?? 0,
+    input.estimated ?? false,
+    input.error ?? null,
+  ];
+}
+const SETTLE_COLUMNS = 23;
+
+/**
+ * SETTLE_SQL for several requests of one tenant: the same writes, row by row, with the tenant's and each
+ * key's totals applied once. Returns the ids written now.
+ */
+const SETTLE_MANY_SQL = `
+  WITH i AS (
+    SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
+                         $9::int[], $10::text[], $11::int[], $12::bigint[], $13::uuid[], $14::jsonb[], $15::int[], $16::int[],
+                         $17::int[], $18::int[], $19::int[], $20::int[], $21::int[], $22::boolean[], $23::text[])
+      AS x(id, tenant_id, api_key_id, endpoint, requested_model, served_model, provider, fallback_level, attempts, status,
+           latency_ms, cost_micros, price_id, lines, input_tokens, cached_tokens, output_tokens, reasoning_tokens,
+           image_input_tokens, image_output_tokens, images, estimated, error)
+  ), u AS (
+    INSERT INTO usage_records (
+      id, tenant_id, api_key_id, endpoint, requested_model, served_model, provider, fallback_level, attempts,
+      status, latency_ms, cost_micros, price_id, lines, input_tokens, cached_tokens, output_tokens,
+      reasoning_tokens, image_input_tokens, image_output_tokens, images, estimated, error)
+    SELECT * FROM i
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, tenant_id, api_key_id, cost_micros
+  ), r AS (
+    DELETE FROM reservations WHERE id IN (SELECT id FROM u) RETURNING id, amount_micros
+  ), settled AS (
+    SELECT u.id, u.tenant_id, u.api_key_id, u.cost_micros, COALESCE(r.amount_micros, 0) AS released
+      FROM u LEFT JOIN r ON r.id = u.id
+  ), t AS (
+    UPDATE tenants SET balance_micros = balance_micros - s.cost, reserved_micros = reserved_micros - s.released
+      FROM (SELECT tenant_id, sum(cost_micros) AS cost, sum(released) AS released FROM settled GROUP BY tenant_id) s
+     WHERE tenants.id = s.tenant_id RETURNING 1
+  ), k AS (
+    UPDATE api_keys SET spent_micros = spent_micros + s.cost, reserved_micros = reserved_micros - s.released
+      FROM (SELECT api_key_id, sum(cost_micros) AS cost, sum(released) AS released FROM settled
+             WHERE api_key_id IS NOT NULL GROUP BY api_key_id) s
+     WHERE api_keys.id = s.api_key_id AND EXISTS (SELECT 1 FROM t) RETURNING 1
+  ), l AS (
+    INSERT INTO ledger_entries (id, tenant_id, kind, amount_micros, usage_id)
+    SELECT gen_random_uuid(), tenant_id, 'debit', cost_micros, id FROM settled WHERE cost_micros > 0
+    RETURNING 1
+  )
+  SELECT id FROM u`;
+
 /**
  * Reserve → settle → release. Spend is reserved before any upstream call in one atomic, conditional
  * statement (the `sy_reserve` SQL function), and replaced by the actual cost together with the usage
@@ -135,47 +214,27 @@ export class BillingService {
    * releases its reservation and leaves an auditable record.
    */
   async settle(reservation: Reservation | Payer & { id: string }, input: SettleInput): Promise<boolean> {
-    const cost = input.cost?.totalMicros ?? 0n;
-    const u = input.usage;
-    const lines = (input.cost?.lines ?? []).map((l) => ({
-      kind: l.kind,
-      quantity: l.quantity,
-      unit: l.unit,
-      unit_price_micros: l.unitPriceMicros,
-      cost_micros: l.costMicros.toString(),
-    }));
-    const rows = await this.db.query<{ inserted: number }>(
-      SETTLE_SQL,
-      [
-        reservation.id,
-        reservation.tenantId,
-        reservation.keyId,
-        input.endpoint,
-        input.requestedModel,
-        input.servedModel,
-        input.provider,
-        input.fallbackLevel,
-        input.attempts,
-        input.status,
-        Math.round(input.latencyMs),
-        cost.toString(),
-        input.priceId,
-        JSON.stringify(lines),
-        u ? u.textInput + u.audioInput + (u.cacheWriteInput ?? 0) : 0,
-        u?.cachedInput ?? 0,
-        u?.textOutput ?? 0,
-        u?.reasoningOutput ?? 0,
-        u?.imageInput ?? 0,
-        u?.imageOutput ?? 0,
-        u?.images ?? 0,
-        input.estimated ?? false,
-        input.error ?? null,
-      ],
-      { name: 'sy_settle' },
-    );
+    const rows = await this.db.query<{ inserted: number }>(SETTLE_SQL, settleRow(reservation, input), { name: 'sy_settle' });
     const inserted = (rows[0]?.inserted ?? 0) > 0;
     if (!inserted) this.logger.warn(`usage ${reservation.id} was already settled; not billed again`);
     return inserted;
+  }
+
+  /**
+   * `settle` for several requests of one tenant in one statement (one lock of the tenant row, one commit),
+   * each at most once. Returns, per item, whether it was written now (false: already settled).
+   */
+  async settleMany(items: readonly { reservation: Reservation | Payer & { id: string }; input: SettleInput }[]): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    if (items.length === 1) return [await this.settle(items[0].reservation, items[0].input)];
+    const tenants = new Set(items.map((i) => i.reservation.tenantId));
+    // One tenant per statement: every statement locks the tenant row first, so batches cannot deadlock.
+    if (tenants.size !== 1) throw new Error('settleMany takes the requests of one tenant');
+    const columns: unknown[][] = Array.from({ length: SETTLE_COLUMNS }, () => []);
+    for (const { reservation, input } of items) settleRow(reservation, input).forEach((v, i) => columns[i].push(v));
+    const rows = await this.db.query<{ id: string }>(SETTLE_MANY_SQL, columns, { name: 'sy_settle_many' });
+    const written = new Set(rows.map((r) => r.id));
+    return items.map((i) => written.has(i.reservation.id));
   }
 
   /** Gives a reservation back without writing usage (the request was refused before any upstream call). */

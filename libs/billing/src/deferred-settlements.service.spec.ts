@@ -24,12 +24,24 @@ const input: SettleInput = {
 class Ledger {
   down = false;
   written: { reservation: Reservation; input: SettleInput }[] = [];
+  /** the size of every statement written */
+  statements: number[] = [];
   asBilling(): BillingService {
+    const settle = async (r: Reservation, i: SettleInput) => {
+      if (this.down) throw new Error('connection refused');
+      this.written.push({ reservation: r, input: i });
+      return true;
+    };
     return {
       settle: async (r: Reservation, i: SettleInput) => {
+        this.statements.push(1);
+        return settle(r, i);
+      },
+      settleMany: async (items: { reservation: Reservation; input: SettleInput }[]) => {
+        await new Promise((resolve) => setTimeout(resolve, 5)); // a round trip, during which more arrive
         if (this.down) throw new Error('connection refused');
-        this.written.push({ reservation: r, input: i });
-        return true;
+        this.statements.push(items.length);
+        return Promise.all(items.map((x) => settle(x.reservation, x.input)));
       },
     } as unknown as BillingService;
   }
@@ -77,6 +89,35 @@ describe('DeferredSettlements', () => {
     await settlements.flush('t-1', 5_000);
     expect(ledger.written).toEqual([{ reservation, input }]);
     expect(settlements.inFlight).toBe(0);
+    expect(readdirSync(spool())).toHaveLength(0);
+  });
+
+  it('writes the settlements of a tenant that arrive during a statement together in the next one', async () => {
+    const ledger = new Ledger();
+    const settlements = make(ledger);
+    const of = (tenantId: string, i: number): Reservation => ({ ...reservation, id: `req-${tenantId}-${i}`, tenantId });
+    await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => settlements.settle(of('t-1', i), input)),
+      ...Array.from({ length: 2 }, (_, i) => settlements.settle(of('t-2', i), input)),
+    ]);
+    // Each tenant: the first alone, the rest together in the next statement; tenants never share one.
+    expect(ledger.statements.sort()).toEqual([1, 1, 1, 5].sort());
+    expect(ledger.written.map((w) => w.reservation.id).sort()).toEqual(
+      [...Array.from({ length: 6 }, (_, i) => `req-t-1-${i}`), 'req-t-2-0', 'req-t-2-1'].sort(),
+    );
+    expect(settlements.inFlight).toBe(0);
+  });
+
+  it('retries each settlement of a failed statement on its own, once the database is back', async () => {
+    const ledger = new Ledger();
+    ledger.down = true;
+    const settlements = make(ledger);
+    const ids = ['a', 'b', 'c'].map((x) => ({ ...reservation, id: `req-${x}` }));
+    await Promise.all(ids.map((r) => settlements.settle(r, input)));
+    expect(readdirSync(spool()).sort()).toEqual(['req-a.json', 'req-b.json', 'req-c.json']);
+    ledger.down = false;
+    await settlements.flush(undefined, 5_000);
+    expect(ledger.written.map((w) => w.reservation.id).sort()).toEqual(['req-a', 'req-b', 'req-c']);
     expect(readdirSync(spool())).toHaveLength(0);
   });
 

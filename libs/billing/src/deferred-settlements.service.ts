@@ -24,6 +24,22 @@ interface Pending {
   spooled: boolean;
 }
 
+interface Queued {
+  entry: Pending;
+  /** resolves the caller's wait: the first attempt was made */
+  attempted: () => void;
+  /** the settlement is written (or given up at shutdown, spooled) */
+  finish: () => void;
+}
+
+interface Lane {
+  queue: Queued[];
+  writing: boolean;
+}
+
+/** The most settlements one statement writes. */
+export const SETTLE_BATCH_MAX = 64;
+
 interface SpoolEntry {
   reservation: Reservation;
   input: SettleInput;
@@ -61,6 +77,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class DeferredSettlements implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(DeferredSettlements.name);
   private readonly pending = new Map<string, Pending>();
+  /** per tenant: settlements waiting for the statement being written */
+  private readonly lanes = new Map<string, Lane>();
   private readonly spoolDir: string | null;
   private stopping = false;
   /** how long shutdown waits for settlements in flight before spooling them */
@@ -74,14 +92,50 @@ export class DeferredSettlements implements OnApplicationBootstrap, BeforeApplic
     this.spoolDir = config.DATA_DIR === 'memory://' ? null : join(config.DATA_DIR, 'unsettled');
   }
 
-  /** Settles now; on failure keeps retrying in the background. Resolves after the first attempt. */
+  /**
+   * Settles now, or with the tenant's next statement when one is being written (settlements that arrive
+   * meanwhile go together, one statement and one commit for all: group commit). On failure each keeps
+   * retrying in the background. Resolves after the first attempt.
+   */
   async settle(reservation: Reservation, input: SettleInput): Promise<void> {
-    let firstAttempt!: () => void;
-    const attempted = new Promise<void>((resolve) => (firstAttempt = resolve));
-    const entry: Pending = { reservation, input, spooled: false, done: Promise.resolve() };
-    entry.done = this.run(entry, firstAttempt).finally(() => this.pending.delete(reservation.id));
+    let attempted!: () => void;
+    const firstAttempt = new Promise<void>((resolve) => (attempted = resolve));
+    let finished!: () => void;
+    const entry: Pending = { reservation, input, spooled: false, done: new Promise<void>((resolve) => (finished = resolve)) };
     this.pending.set(reservation.id, entry);
-    await attempted;
+    const finish = (): void => {
+      this.pending.delete(reservation.id);
+      finished();
+    };
+    let lane = this.lanes.get(reservation.tenantId);
+    if (!lane) this.lanes.set(reservation.tenantId, (lane = { queue: [], writing: false }));
+    lane.queue.push({ entry, attempted, finish });
+    if (!lane.writing) void this.drain(reservation.tenantId, lane);
+    await firstAttempt;
+  }
+
+  /** Writes a tenant's queued settlements, up to SETTLE_BATCH_MAX a statement, one statement at a time. */
+  private async drain(tenantId: string, lane: Lane): Promise<void> {
+    lane.writing = true;
+    try {
+      while (lane.queue.length > 0) {
+        const batch = lane.queue.splice(0, SETTLE_BATCH_MAX);
+        try {
+          await this.billing.settleMany(batch.map((b) => ({ reservation: b.entry.reservation, input: b.entry.input })));
+          for (const b of batch) {
+            if (b.entry.spooled) await this.unspool(b.entry); // spooled by a shutdown that came first
+            b.attempted();
+            b.finish();
+          }
+        } catch (e) {
+          // Each goes its own way from here: spooled, and retried alone with backoff.
+          for (const b of batch) void this.run(b.entry, b.attempted, e).finally(b.finish);
+        }
+      }
+    } finally {
+      lane.writing = false;
+      if (lane.queue.length === 0) this.lanes.delete(tenantId);
+    }
   }
 
   /** Waits (boundedly) for the tenant's settlements in flight; all tenants' when none is named. */
@@ -130,9 +184,20 @@ export class DeferredSettlements implements OnApplicationBootstrap, BeforeApplic
     }
   }
 
-  private async run(entry: Pending, firstAttempt: () => void): Promise<void> {
+  /** Settles one entry, retrying with backoff until it is written or the process stops. `failed`: the first attempt's error, when it was made already. */
+  private async run(entry: Pending, firstAttempt: () => void, failed?: unknown): Promise<void> {
     let delay = SETTLE_RETRY_FIRST_MS;
-    for (let attempt = 1; ; attempt++) {
+    let attempt = 1;
+    if (failed !== undefined) {
+      this.logger.warn(`usage ${entry.reservation.id} could not be settled yet (${(failed as Error).message}); retrying`);
+      await this.spool(entry);
+      firstAttempt();
+      if (this.stopping) return;
+      await sleep(delay);
+      delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS);
+      attempt = 2;
+    }
+    for (; ; attempt++) {
       try {
         await this.billing.settle(entry.reservation, entry.input);
         firstAttempt();
