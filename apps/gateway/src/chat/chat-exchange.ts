@@ -10,7 +10,7 @@ export interface ChatExchangePort {
   readonly signal: AbortSignal;
   setHeaders(headers: Record<string, string>): void;
   sendJson(status: number, body: unknown): void;
-  /** sends status 200 and the SSE headers at once, before the first event */
+  /** sets status 200 and the SSE headers; they are sent with the first event */
   startEvents(headers: Record<string, string>): void;
   /** one `data:` event; resolves when the socket can take more (back-pressure), or at once when the tenant is gone */
   sendEvent(data: unknown): Promise<void>;
@@ -60,7 +60,8 @@ export class ChatExchange implements ChatExchangePort {
     this.res.status(200);
     // Nagle would hold small chunks back for up to one round trip; every token matters to a reader.
     this.res.socket?.setNoDelay(true);
-    this.res.flushHeaders();
+    // The headers leave with the first event, written right after (the stream opens only once the upstream
+    // produced its first chunk): one packet instead of two before the first token.
   }
 
   async sendEvent(data: unknown): Promise<void> {

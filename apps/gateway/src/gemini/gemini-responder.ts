@@ -82,7 +82,7 @@ export class GeminiResponder implements ChatResponder {
     });
     this.res.status(200);
     this.res.socket?.setNoDelay(true);
-    this.res.flushHeaders();
+    // The headers leave with the first write (the stream opens once the upstream produced its first chunk).
     if (this.format === 'json-array') this.res.write('[');
   }
 
