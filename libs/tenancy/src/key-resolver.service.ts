@@ -26,6 +26,10 @@ export class KeyResolver {
   private readonly lastUsedWritten = new Map<string, number>();
   /** hash → when the key was last found valid in the database; ordered oldest first */
   private readonly knownValid = new Map<string, number>();
+  /** lookups in flight, by key hash */
+  private readonly lookups = new Map<string, Promise<AuthContext | null>>();
+  /** bumped by every local revocation, so a lookup that started before one does not cache its answer */
+  private generation = 0;
 
   constructor(
     private readonly prisma: PrismaService,
@@ -37,8 +41,30 @@ export class KeyResolver {
     const hash = hashApiKey(key);
     const now = Date.now();
     const hit = this.cache.get(hash);
-    if (hit && hit.expiresAt > now) return hit.auth;
+    if (hit && hit.expiresAt > now) {
+      // Refresh ahead: a key in use is re-read in the background during the last quarter of its cache life,
+      // so its requests do not wait for the lookup when the entry expires. An entry is still never used
+      // past its expiry, which keeps the bound on a revocation made on another replica.
+      if (hit.expiresAt - now < this.config.KEY_CACHE_TTL_MS / 4 && !this.lookups.has(hash)) {
+        this.lookup(hash, now).catch(() => undefined);
+      }
+      return hit.auth;
+    }
+    return this.lookup(hash, now);
+  }
 
+  /** One database lookup per key at a time: requests that miss together share it. */
+  private lookup(hash: string, now: number): Promise<AuthContext | null> {
+    let pending = this.lookups.get(hash);
+    if (!pending) {
+      pending = this.load(hash, now).finally(() => this.lookups.delete(hash));
+      this.lookups.set(hash, pending);
+    }
+    return pending;
+  }
+
+  private async load(hash: string, now: number): Promise<AuthContext | null> {
+    const generation = this.generation;
     const row = await this.prisma.apiKey.findUnique({ where: { hash } });
     const auth: AuthContext | null =
       row && !row.revokedAt
@@ -51,6 +77,8 @@ export class KeyResolver {
             allowedModels: row.allowedModels,
           }
         : null;
+    // A revocation on this replica while the row was being read: the answer may predate it, so it is not cached.
+    if (generation !== this.generation) return auth;
     if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
     this.cache.set(hash, { auth, expiresAt: now + this.config.KEY_CACHE_TTL_MS });
     if (auth) {
@@ -73,6 +101,7 @@ export class KeyResolver {
 
   /** forget a key at once (after revocation on this replica) */
   forgetKeyId(keyId: string): void {
+    this.generation++;
     for (const [hash, entry] of this.cache) {
       if (entry.auth?.keyId !== keyId) continue;
       this.cache.delete(hash);
