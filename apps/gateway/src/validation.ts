@@ -1,9 +1,15 @@
 import { ValidationError, ValidationPipe } from '@nestjs/common';
 import { ApiError } from '@app/common';
 
+/** A field's path as the tenant writes it: `items[2].name`, not class-validator's `items.2.name`. */
+function childPath(parent: string, property: string): string {
+  if (/^\d+$/.test(property)) return `${parent}[${property}]`;
+  return parent ? `${parent}.${property}` : property;
+}
+
 function firstProblem(errors: ValidationError[], parent = ''): { param: string; message: string } | null {
   for (const e of errors) {
-    const path = parent ? `${parent}.${e.property}` : e.property;
+    const path = childPath(parent, e.property);
     if (e.constraints) {
       const message = Object.values(e.constraints)[0];
       return { param: path, message: message.startsWith(e.property) ? message.replace(e.property, path) : `${path}: ${message}` };
