@@ -10,10 +10,14 @@ export interface ChatExchangePort {
   readonly signal: AbortSignal;
   setHeaders(headers: Record<string, string>): void;
   sendJson(status: number, body: unknown): void;
-  /** sets status 200 and the SSE headers; they are sent with the first event */
-  startEvents(headers: Record<string, string>): void;
+  /** sets status 200 and the streaming headers (SSE unless `contentType` says otherwise); they leave with the first write */
+  startEvents(headers: Record<string, string>, contentType?: string): void;
   /** one `data:` event; resolves when the socket can take more (back-pressure), or at once when the tenant is gone */
   sendEvent(data: unknown): Promise<void>;
+  /** raw text of a started stream, with the same back-pressure */
+  write(text: string): Promise<void>;
+  /** whether anything has been sent yet */
+  readonly headersSent: boolean;
   /** ends the response (after `[DONE]`, or after an error event) */
   end(): void;
 }
@@ -48,10 +52,14 @@ export class ChatExchange implements ChatExchangePort {
     this.res.end(text);
   }
 
-  startEvents(headers: Record<string, string>): void {
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  startEvents(headers: Record<string, string>, contentType = 'text/event-stream; charset=utf-8'): void {
     this.setHeaders({
       ...headers,
-      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Content-Type': contentType,
       // no-transform keeps compressing proxies from holding chunks back; X-Accel-Buffering does the same for nginx.
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
@@ -64,10 +72,13 @@ export class ChatExchange implements ChatExchangePort {
     // produced its first chunk): one packet instead of two before the first token.
   }
 
-  async sendEvent(data: unknown): Promise<void> {
+  sendEvent(data: unknown): Promise<void> {
+    return this.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+  }
+
+  async write(text: string): Promise<void> {
     if (this.gone.signal.aborted || this.res.writableEnded) return;
-    const line = `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
-    if (this.res.write(line)) return;
+    if (this.res.write(text)) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
         this.res.off('drain', done);

@@ -23,19 +23,15 @@ class FakeResponse extends EventEmitter {
   setHeader(name: string, value: string): void {
     this.headers[name.toLowerCase()] = value;
   }
-  flushHeaders(): void {
-    this.headersSent = true;
-  }
-  json(body: unknown): void {
-    this.json_ = body;
-    this.headersSent = true;
-    this.writableEnded = true;
-  }
   write(text: string): boolean {
     this.written.push(text);
+    this.headersSent = true;
     return true;
   }
-  end(): void {
+  /** a JSON answer arrives whole in `end` */
+  end(text?: string): void {
+    if (text !== undefined) this.json_ = JSON.parse(text);
+    this.headersSent = true;
     this.writableEnded = true;
   }
 }

@@ -17,6 +17,7 @@ import {
   type NormalizedUsage,
 } from '@app/providers';
 import type { ChatResponder, StreamEnd } from '../chat/chat-responder';
+import { ChatExchange } from '../chat/chat-exchange';
 import { GeminiStreamTranslator, chatResponseToGemini, type GeminiResponse } from './gemini-wire';
 
 /** How the answer is written: one JSON object (`:generateContent`), or a stream as SSE or one JSON array. */
@@ -34,32 +35,30 @@ export function geminiModelName(model: Pick<ModelSpec, 'id' | 'provider'>): stri
 }
 
 export class GeminiResponder implements ChatResponder {
-  private readonly gone = new AbortController();
+  /** the socket side (headers, JSON, streamed writes with back-pressure, the tenant leaving), shared with chat */
+  private readonly exchange: ChatExchange;
   private translator: GeminiStreamTranslator | undefined;
   private elements = 0;
 
   constructor(
-    private readonly res: Response,
+    res: Response,
     private readonly format: GeminiAnswerFormat,
     /** Google's name of the model the tenant asked for, for answers no model produced */
     private readonly requestedModel: string,
   ) {
-    res.once('close', () => {
-      if (!res.writableFinished) this.gone.abort(new Error('the client closed the connection'));
-    });
+    this.exchange = new ChatExchange(res);
   }
 
   get signal(): AbortSignal {
-    return this.gone.signal;
+    return this.exchange.signal;
   }
 
   setHeaders(headers: Record<string, string>): void {
-    if (this.res.headersSent) return;
-    for (const [name, value] of Object.entries(headers)) this.res.setHeader(name, value);
+    this.exchange.setHeaders(headers);
   }
 
   sendJson(body: unknown): void {
-    this.res.status(200).json(body);
+    this.exchange.sendJson(200, body);
   }
 
   sendCompletion(completion: ChatCompletion, usage: NormalizedUsage, served: ModelSpec): void {
@@ -72,18 +71,8 @@ export class GeminiResponder implements ChatResponder {
   }
 
   private openStream(headers: Record<string, string>): void {
-    this.setHeaders({
-      ...headers,
-      'Content-Type': this.format === 'sse' ? 'text/event-stream; charset=utf-8' : 'application/json; charset=utf-8',
-      // no-transform keeps compressing proxies from holding chunks back; X-Accel-Buffering does the same for nginx.
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    this.res.status(200);
-    this.res.socket?.setNoDelay(true);
-    // The headers leave with the first write (the stream opens once the upstream produced its first chunk).
-    if (this.format === 'json-array') this.res.write('[');
+    this.exchange.startEvents(headers, this.format === 'sse' ? undefined : 'application/json; charset=utf-8');
+    if (this.format === 'json-array') void this.exchange.write('[');
   }
 
   async sendChunk(chunk: ChatCompletionChunk): Promise<void> {
@@ -100,8 +89,8 @@ export class GeminiResponder implements ChatResponder {
   async endStream(end: StreamEnd): Promise<void> {
     if (end.error) await this.write(googleEnvelope.body(end.error));
     else if (end.complete) for (const out of this.stream().end()) await this.write(out);
-    if (this.format === 'json-array' && !this.res.writableEnded && !this.res.destroyed) this.res.write(']');
-    if (!this.res.writableEnded) this.res.end();
+    if (this.format === 'json-array') await this.exchange.write(']');
+    this.exchange.end();
   }
 
   /**
@@ -112,7 +101,7 @@ export class GeminiResponder implements ChatResponder {
    */
   answerFailure(failure: unknown): boolean {
     const block = googleBlock(failure);
-    if (!block || this.res.headersSent) return false;
+    if (!block || this.exchange.headersSent) return false;
     const body: GeminiResponse = {};
     if (block.promptFeedback) body.promptFeedback = block.promptFeedback;
     else if (block.candidate) {
@@ -127,8 +116,8 @@ export class GeminiResponder implements ChatResponder {
     }
     this.openStream({});
     const json = JSON.stringify(body);
-    this.res.write(this.format === 'sse' ? `data: ${json}\r\n\r\n` : `${json}]`);
-    this.res.end();
+    void this.exchange.write(this.format === 'sse' ? `data: ${json}\r\n\r\n` : `${json}]`);
+    this.exchange.end();
     return true;
   }
 
@@ -139,19 +128,9 @@ export class GeminiResponder implements ChatResponder {
   }
 
   private async write(element: unknown): Promise<void> {
-    if (this.gone.signal.aborted || this.res.writableEnded) return;
     const json = JSON.stringify(element);
     const text = this.format === 'sse' ? `data: ${json}\r\n\r\n` : `${this.elements > 0 ? ',\r\n' : ''}${json}`;
     this.elements += 1;
-    if (this.res.write(text)) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.res.off('drain', done);
-        this.gone.signal.removeEventListener('abort', done);
-        resolve();
-      };
-      this.res.on('drain', done);
-      this.gone.signal.addEventListener('abort', done, { once: true });
-    });
+    await this.exchange.write(text);
   }
 }
