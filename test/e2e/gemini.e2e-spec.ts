@@ -58,14 +58,11 @@ describe('POST /v1beta/models/{model}:generateContent through @google/genai', ()
   let tenant: { tenantId: string; keyId: string; key: string };
   let ai: GoogleGenAI;
 
-  /** The request's one usage record; it may be written just after the answer left, so it is waited for briefly. */
+  /** The request's one usage record (written just after the answer left: the gateway's settlements are awaited first). */
   const usageRecord = async (id: string | undefined): Promise<UsageRow> => {
     expect(id).toBeDefined();
-    let rows = await prisma.usageRecord.findMany({ where: { id } });
-    for (const until = Date.now() + 5_000; rows.length === 0 && Date.now() < until; ) {
-      await new Promise((r) => setTimeout(r, 50));
-      rows = await prisma.usageRecord.findMany({ where: { id } });
-    }
+    await gw.settled();
+    const rows = await prisma.usageRecord.findMany({ where: { id } });
     expect(rows).toHaveLength(1);
     return rows[0] as unknown as UsageRow;
   };

@@ -59,7 +59,10 @@ describe('Gemini-native route on the wire', () => {
   let prisma: PrismaService;
   let tenant: { tenantId: string; keyId: string; key: string };
 
-  const records = (requestId: string | string[] | undefined) => prisma.usageRecord.findMany({ where: { id: String(requestId) } });
+  const records = async (requestId: string | string[] | undefined) => {
+    await gw.settled(); // usage records are written just after the answer leaves
+    return prisma.usageRecord.findMany({ where: { id: String(requestId) } });
+  };
 
   beforeAll(async () => {
     gw = await startGateway({ CHAT_ATTEMPT_TIMEOUT_MS: '1500' });
@@ -264,6 +267,7 @@ describe('Gemini-native route on the wire', () => {
       expect(res.status).toBe(200);
       ids.push(String(res.headers['x-request-id']));
     }
+    await gw.settled();
     const rows = await prisma.usageRecord.findMany({ where: { id: { in: ids } } });
     expect(rows.map((r) => r.id).sort()).toEqual([...ids].sort());
     expect(gw.sim.calls()).toHaveLength(3);
