@@ -204,6 +204,43 @@ export interface ClassifyInput {
   secrets?: readonly string[];
 }
 
+/** A provider's own error envelope `{ error: { <code field>, message, … } }`, read once for its classifier. */
+export interface ErrorEnvelope {
+  body: unknown;
+  err: Record<string, unknown>;
+  /** the envelope's code (Anthropic's `type`, Google's `status`) */
+  code: string;
+  /** the upstream's message as it came, for matching only */
+  rawMessage: string;
+  /** the message as it may reach the tenant: secrets removed, shortened */
+  message?: string;
+  /** what every UpstreamError for this answer carries */
+  base: { provider: ProviderId; status: number; detail: string; upstreamCode: string };
+}
+
+/** The envelope of an error answer, or undefined when the body is not one (classify it with `classifyHttpError`). */
+export function readErrorEnvelope(
+  provider: ProviderId,
+  res: { status: number; bodyText: string },
+  secrets: readonly string[],
+  codeField: string,
+): ErrorEnvelope | undefined {
+  const body = parseJsonBody(res.bodyText);
+  const err = isRecord(body) && isRecord(body.error) ? body.error : undefined;
+  const code = err ? str(err[codeField]) : undefined;
+  if (!err || !code) return undefined;
+  const detail = redactSecrets(`HTTP ${res.status}: ${res.bodyText.slice(0, 2000)}`, secrets);
+  const rawMessage = str(err.message) ?? '';
+  return {
+    body,
+    err,
+    code,
+    rawMessage,
+    message: rawMessage ? tenantSafe(rawMessage, secrets) : undefined,
+    base: { provider, status: res.status, detail, upstreamCode: code },
+  };
+}
+
 /**
  * Classification shared by all providers (their error envelopes differ little); an adapter may check
  * provider-specific markers first and fall back to this.

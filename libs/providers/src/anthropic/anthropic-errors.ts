@@ -3,16 +3,7 @@
  * Types and statuses: https://docs.anthropic.com/en/api/errors
  */
 import type { UpstreamResponse } from '../adapter';
-import {
-  UpstreamError,
-  classifyHttpError,
-  isRecord,
-  parseJsonBody,
-  parseRetryAfterMs,
-  redactSecrets,
-  str,
-  tenantSafe,
-} from '../errors';
+import { UpstreamError, classifyHttpError, isRecord, parseRetryAfterMs, readErrorEnvelope, str } from '../errors';
 
 const PROVIDER = 'anthropic' as const;
 
@@ -31,17 +22,13 @@ export const ANTHROPIC_ERROR_STATUS: Record<string, number> = {
 };
 
 export function classifyAnthropicError(res: UpstreamResponse, secrets: readonly string[]): UpstreamError {
-  const body = parseJsonBody(res.bodyText);
-  const err = isRecord(body) && isRecord(body.error) ? body.error : undefined;
-  const type = err ? str(err.type) : undefined;
-  if (!err || !type) {
+  const envelope = readErrorEnvelope(PROVIDER, res, secrets, 'type');
+  if (!envelope) {
     return classifyHttpError({ provider: PROVIDER, status: res.status, headers: res.headers, bodyText: res.bodyText, secrets });
   }
-  const detail = redactSecrets(`HTTP ${res.status}: ${res.bodyText.slice(0, 2000)}`, secrets);
-  const raw = str(err.message) ?? '';
-  const message = raw ? tenantSafe(raw, secrets) : undefined;
+  const { err, code: type, rawMessage: raw, message } = envelope;
   const errorCode = isRecord(err.details) ? str(err.details.error_code) : undefined;
-  const base = { provider: PROVIDER, status: res.status, detail, upstreamCode: errorCode ?? type };
+  const base = { ...envelope.base, upstreamCode: errorCode ?? type };
 
   switch (type) {
     case 'overloaded_error':

@@ -5,16 +5,7 @@
  * Gemini specifics: https://ai.google.dev/gemini-api/docs/troubleshooting#error-codes
  */
 import type { UpstreamResponse } from '../adapter';
-import {
-  UpstreamError,
-  classifyHttpError,
-  isRecord,
-  parseJsonBody,
-  parseRetryAfterMs,
-  redactSecrets,
-  str,
-  tenantSafe,
-} from '../errors';
+import { UpstreamError, classifyHttpError, isRecord, parseRetryAfterMs, readErrorEnvelope, str } from '../errors';
 import { GOOGLE_FIELDS, type GoogleBlock } from '../types/chat';
 import type { GeminiCandidate, GeminiResponse, GeminiSafetyRating } from '../types/gemini';
 
@@ -56,16 +47,11 @@ function reasons(body: unknown): string[] {
 }
 
 export function classifyGoogleError(res: UpstreamResponse, secrets: readonly string[]): UpstreamError {
-  const body = parseJsonBody(res.bodyText);
-  const err = isRecord(body) && isRecord(body.error) ? body.error : undefined;
-  const status = err ? str(err.status) : undefined;
-  if (!err || !status) {
+  const envelope = readErrorEnvelope(PROVIDER, res, secrets, 'status');
+  if (!envelope) {
     return classifyHttpError({ provider: PROVIDER, status: res.status, headers: res.headers, bodyText: res.bodyText, secrets });
   }
-  const detail = redactSecrets(`HTTP ${res.status}: ${res.bodyText.slice(0, 2000)}`, secrets);
-  const rawMessage = str(err.message);
-  const message = rawMessage ? tenantSafe(rawMessage, secrets) : undefined;
-  const base = { provider: PROVIDER, status: res.status, detail, upstreamCode: status };
+  const { body, code: status, rawMessage, message, base } = envelope;
   const why = reasons(body);
   // A cache name that does not resolve is the tenant's request, not the gateway's account or model.
   if ((status === 'PERMISSION_DENIED' || status === 'NOT_FOUND') && rawMessage && /cached ?content/i.test(rawMessage)) {
