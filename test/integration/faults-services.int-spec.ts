@@ -314,37 +314,46 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
       const b = await books(tenantId, [id]);
       return b.usage.get(id)?.count === 1 && b.debits.get(id) === 1 ? b : undefined;
     };
+    /** a chat request whose upstream answers slowly; resolves once the upstream has it (so it was reserved) */
+    const slowChat = async () => {
+      sim.reset();
+      sim.script({ provider: 'openai', path: 'chat/completions', delayMs: 3_000, times: 1 });
+      const answer = chat(key);
+      await waitUntil('the upstream call', () => (sim.calls({ provider: 'openai' }).length > 0 ? true : undefined), 5_000, 20);
+      return answer;
+    };
 
-    // Postgres goes away after the reservation, during the upstream call, and returns while the gateway runs.
-    sim.script({ provider: 'openai', path: 'chat/completions', delayMs: 3_000, times: 1 });
-    const first = chat(key);
-    await waitUntil('the upstream call', () => (sim.calls({ provider: 'openai' }).length > 0 ? true : undefined), 5_000, 20);
-    await pg.stop();
-    const a = await first;
-    expect(a.status).toBe(200);
-    expect(a.body.choices[0].message.content).toBeTruthy();
-    await pg.start();
-    const idA = a.headers.get('x-request-id') as string;
-    const booksA = await waitUntil('the first usage record', settledOnce(idA), 30_000, 250);
-    expect(booksA.usage.get(idA)?.status).toBe('succeeded');
+    try {
+      // Postgres goes away after the reservation, during the upstream call, and returns while the gateway runs.
+      const first = await slowChat();
+      await pg.stop();
+      const a = await first;
+      expect(a.status).toBe(200);
+      expect(a.body.choices[0].message.content).toBeTruthy();
+      await pg.start();
+      const idA = a.headers.get('x-request-id') as string;
+      const booksA = await waitUntil('the first usage record', settledOnce(idA), 30_000, 250);
+      expect(booksA.usage.get(idA)?.status).toBe('succeeded');
 
-    // Again, but the gateway is stopped before Postgres returns: the settlement is spooled, the next start writes it.
-    sim.reset();
-    sim.script({ provider: 'openai', path: 'chat/completions', delayMs: 3_000, times: 1 });
-    const second = chat(key);
-    await waitUntil('the upstream call', () => (sim.calls({ provider: 'openai' }).length > 0 ? true : undefined), 5_000, 20);
-    await pg.stop();
-    const b = await second;
-    expect(b.status).toBe(200);
-    gateway.kill('SIGTERM');
-    await gateway.exited;
-    await pg.start();
-    await startGatewayProcess();
-    const idB = b.headers.get('x-request-id') as string;
-    const booksB = await waitUntil('the spooled usage record', settledOnce(idB), 30_000, 250);
-    expect(booksB.usage.get(idB)?.status).toBe('succeeded');
-    expect(booksB.reserved).toBe(0n);
-    expect(booksB.reservations).toBe(0);
+      // Again, but the gateway is stopped before Postgres returns: the settlement is spooled, the next start writes it.
+      const second = await slowChat();
+      await pg.stop();
+      const b = await second;
+      expect(b.status).toBe(200);
+      gateway.kill('SIGTERM');
+      await gateway.exited;
+      await pg.start();
+      await startGatewayProcess();
+      const idB = b.headers.get('x-request-id') as string;
+      const booksB = await waitUntil('the spooled usage record', settledOnce(idB), 30_000, 250);
+      expect(booksB.usage.get(idB)?.status).toBe('succeeded');
+      expect(booksB.reserved).toBe(0n);
+      expect(booksB.reservations).toBe(0);
+    } finally {
+      // Whatever failed above, the next tests get their Postgres and gateway back.
+      if (!pg.running) await pg.start();
+      if (!gateway.running) await startGatewayProcess();
+    }
   });
 
   it('kill -9 of the worker mid-job: a new worker finishes every job, each charged once', async () => {

@@ -213,6 +213,12 @@ export class PrivatePostgres {
     await this.pgCtl('-m immediate -w stop');
   }
 
+  /** whether the server is up (its postmaster.pid names a live process) */
+  get running(): boolean {
+    const file = join(this.dir, 'data', 'postmaster.pid');
+    return existsSync(file) && processAlive(this.pid);
+  }
+
   /** the postmaster's pid, for SIGSTOP / SIGCONT */
   get pid(): number {
     return Number(readFileSync(join(this.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
