@@ -49,46 +49,13 @@ function insufficient(message: string, code: string): ApiError {
 const RESERVE_SQL =
   "SELECT set_config('synchronous_commit', 'off', true), sy_reserve($1, $2::uuid, $3::uuid, $4::bigint, $5::timestamptz)";
 
-/**
- * The usage record, the reservation's release, the balance and key spend, and the ledger debit in one
- * statement keyed by the request id: all of it happens once, or (the id already settled) none of it.
- */
-const SETTLE_SQL = `
-  WITH u AS (
-    INSERT INTO usage_records (
-      id, tenant_id, api_key_id, endpoint, requested_model, served_model, provider, fallback_level, attempts,
-      status, latency_ms, cost_micros, price_id, lines, input_tokens, cached_tokens, output_tokens,
-      reasoning_tokens, image_input_tokens, image_output_tokens, images, estimated, error)
-    VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6, $7, $8::int, $9::int, $10, $11::int, $12::bigint, $13::uuid, $14::jsonb,
-            $15::int, $16::int, $17::int, $18::int, $19::int, $20::int, $21::int, $22::boolean, $23)
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id
-  ), r AS (
-    DELETE FROM reservations WHERE id = $1 AND EXISTS (SELECT 1 FROM u) RETURNING amount_micros
-  ), t AS (
-    UPDATE tenants SET balance_micros = balance_micros - $12::bigint,
-                       reserved_micros = reserved_micros - COALESCE((SELECT amount_micros FROM r), 0)
-     WHERE id = $2::uuid AND EXISTS (SELECT 1 FROM u) RETURNING 1
-  ), k AS (
-    UPDATE api_keys SET spent_micros = spent_micros + $12::bigint,
-                        reserved_micros = reserved_micros - COALESCE((SELECT amount_micros FROM r), 0)
-     WHERE id = $3::uuid AND EXISTS (SELECT 1 FROM t) RETURNING 1
-  ), l AS (
-    INSERT INTO ledger_entries (id, tenant_id, kind, amount_micros, usage_id)
-    SELECT gen_random_uuid(), $2::uuid, 'debit', $12::bigint, $1
-     WHERE EXISTS (SELECT 1 FROM u) AND $12::bigint > 0
-    RETURNING 1
-  )
-  SELECT (SELECT count(*) FROM u)::int AS inserted, (SELECT count(*) FROM t)::int AS t,
-         (SELECT count(*) FROM k)::int AS k, (SELECT count(*) FROM l)::int AS l`;
-
 const RELEASE_SQL = `
   WITH r AS (DELETE FROM reservations WHERE id = $1 RETURNING tenant_id, api_key_id, amount_micros),
   t AS (UPDATE tenants SET reserved_micros = reserved_micros - r.amount_micros FROM r WHERE tenants.id = r.tenant_id RETURNING 1)
   UPDATE api_keys SET reserved_micros = api_keys.reserved_micros - r.amount_micros
     FROM r WHERE api_keys.id = r.api_key_id AND EXISTS (SELECT 1 FROM t)`;
 
-/** The parameters of SETTLE_SQL (and the columns of SETTLE_MANY_SQL), in order. */
+/** One request's columns of SETTLE_SQL, in order. */
 function settleRow(reservation: Payer & { id: string }, input: SettleInput): unknown[] {
   const u = input.usage;
   const lines = (input.cost?.lines ?? []).map((l) => ({
@@ -127,10 +94,12 @@ function settleRow(reservation: Payer & { id: string }, input: SettleInput): unk
 const SETTLE_COLUMNS = 23;
 
 /**
- * SETTLE_SQL for several requests of one tenant: the same writes, row by row, with the tenant's and each
- * key's totals applied once. Returns the ids written now.
+ * Settlement of one or more requests of one tenant in one statement: per request the usage record, the
+ * reservation's release and the ledger debit; the balance and each key's spend updated once with the totals.
+ * Keyed by the request ids (ON CONFLICT DO NOTHING), so each request is billed at most once, and never after
+ * its reservation was released. Returns the ids written now.
  */
-const SETTLE_MANY_SQL = `
+const SETTLE_SQL = `
   WITH i AS (
     SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
                          $9::int[], $10::text[], $11::int[], $12::bigint[], $13::uuid[], $14::jsonb[], $15::int[], $16::int[],
@@ -214,8 +183,7 @@ export class BillingService {
    * releases its reservation and leaves an auditable record.
    */
   async settle(reservation: Reservation | Payer & { id: string }, input: SettleInput): Promise<boolean> {
-    const rows = await this.db.query<{ inserted: number }>(SETTLE_SQL, settleRow(reservation, input), { name: 'sy_settle' });
-    const inserted = (rows[0]?.inserted ?? 0) > 0;
+    const [inserted] = await this.settleMany([{ reservation, input }]);
     if (!inserted) this.logger.warn(`usage ${reservation.id} was already settled; not billed again`);
     return inserted;
   }
@@ -226,13 +194,12 @@ export class BillingService {
    */
   async settleMany(items: readonly { reservation: Reservation | Payer & { id: string }; input: SettleInput }[]): Promise<boolean[]> {
     if (items.length === 0) return [];
-    if (items.length === 1) return [await this.settle(items[0].reservation, items[0].input)];
     const tenants = new Set(items.map((i) => i.reservation.tenantId));
     // One tenant per statement: every statement locks the tenant row first, so batches cannot deadlock.
     if (tenants.size !== 1) throw new Error('settleMany takes the requests of one tenant');
     const columns: unknown[][] = Array.from({ length: SETTLE_COLUMNS }, () => []);
     for (const { reservation, input } of items) settleRow(reservation, input).forEach((v, i) => columns[i].push(v));
-    const rows = await this.db.query<{ id: string }>(SETTLE_MANY_SQL, columns, { name: 'sy_settle_many' });
+    const rows = await this.db.query<{ id: string }>(SETTLE_SQL, columns, { name: 'sy_settle' });
     const written = new Set(rows.map((r) => r.id));
     return items.map((i) => written.has(i.reservation.id));
   }

@@ -184,37 +184,34 @@ export class DeferredSettlements implements OnApplicationBootstrap, BeforeApplic
     }
   }
 
-  /** Settles one entry, retrying with backoff until it is written or the process stops. `failed`: the first attempt's error, when it was made already. */
+  /**
+   * Settles one entry, retrying with backoff until it is written or the process stops. `failed`: the error of
+   * a first attempt already made (a batch statement that failed).
+   */
   private async run(entry: Pending, firstAttempt: () => void, failed?: unknown): Promise<void> {
     let delay = SETTLE_RETRY_FIRST_MS;
-    let attempt = 1;
-    if (failed !== undefined) {
-      this.logger.warn(`usage ${entry.reservation.id} could not be settled yet (${(failed as Error).message}); retrying`);
+    for (let attempt = 1; ; attempt++) {
+      let error = attempt === 1 ? failed : undefined;
+      if (error === undefined) {
+        try {
+          await this.billing.settle(entry.reservation, entry.input);
+          firstAttempt();
+          if (entry.spooled) await this.unspool(entry);
+          if (attempt > 1) this.logger.log(`usage ${entry.reservation.id} settled after ${attempt} attempts`);
+          return;
+        } catch (e) {
+          error = e;
+        }
+      }
+      if (attempt === 1 || attempt % 20 === 0) {
+        this.logger.warn(`usage ${entry.reservation.id} could not be settled yet (attempt ${attempt}: ${(error as Error).message}); retrying`);
+      }
       await this.spool(entry);
       firstAttempt();
       if (this.stopping) return;
       await sleep(delay);
+      if (this.stopping) return;
       delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS);
-      attempt = 2;
-    }
-    for (; ; attempt++) {
-      try {
-        await this.billing.settle(entry.reservation, entry.input);
-        firstAttempt();
-        if (entry.spooled) await this.unspool(entry);
-        if (attempt > 1) this.logger.log(`usage ${entry.reservation.id} settled after ${attempt} attempts`);
-        return;
-      } catch (e) {
-        if (attempt === 1 || attempt % 20 === 0) {
-          this.logger.warn(`usage ${entry.reservation.id} could not be settled yet (attempt ${attempt}: ${(e as Error).message}); retrying`);
-        }
-        await this.spool(entry);
-        firstAttempt();
-        if (this.stopping) return;
-        await sleep(delay);
-        if (this.stopping) return;
-        delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS);
-      }
     }
   }
 
