@@ -203,6 +203,31 @@ describe('POST /v1/chat/completions errors, in the OpenAI envelope', () => {
     expect(refused.body.error.code).toBe('rate_limit_exceeded');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(gw.sim.calls()).toHaveLength(1);
+    // The reservation goes out beside the rate-limit check; a refused request holds nothing and records nothing.
+    await gw.settled();
+    const t = await prisma.tenant.findUniqueOrThrow({ where: { id: limited.tenantId } });
+    expect(t.reservedMicros).toBe(0n);
+    expect(await prisma.reservation.count({ where: { tenantId: limited.tenantId } })).toBe(0);
+    expect(await prisma.usageRecord.count({ where: { tenantId: limited.tenantId } })).toBe(1);
+  });
+
+  it('429 wins over what the route checks after the rate limit: an unknown model, a balance too small', async () => {
+    const limited = await gw.newTenant(0.000001, { rpm_limit: 1 });
+    const first = await post({ model: 'openai/gpt-4o-mini', messages: hello }, limited.key);
+    expect(first.status).toBe(402);
+    for (const body of [
+      { model: 'openai/gpt-4o-mini', messages: hello },
+      { model: 'openai/gpt-nope', messages: hello },
+    ]) {
+      const res = await post(body, limited.key);
+      expect(res.status).toBe(429);
+      expect(res.body.error.code).toBe('rate_limit_exceeded');
+    }
+    const t = await prisma.tenant.findUniqueOrThrow({ where: { id: limited.tenantId } });
+    expect(t.reservedMicros).toBe(0n);
+    expect(t.balanceMicros).toBe(1n);
+    expect(await prisma.reservation.count({ where: { tenantId: limited.tenantId } })).toBe(0);
+    expect(gw.sim.calls()).toHaveLength(0);
   });
 
   it('502 upstream_error when every model of the chain fails; a failed usage record and nothing held', async () => {

@@ -100,6 +100,17 @@ export interface HeaderSink {
   setHeaders(headers: Record<string, string>): void;
 }
 
+/**
+ * A request `admit` let through its checks. The rate-limit check is still in flight: `answer` awaits it
+ * together with the reservation (one round trip of latency for both); a route that does not call `answer`
+ * awaits `limited` itself before anything else is spent.
+ */
+export interface Admission {
+  route: ResolvedRoute;
+  /** settles when the key's limits admitted the request (their headers set); rejects with the 429 or 503 */
+  limited: Promise<void>;
+}
+
 /** What happened to a call, as its usage record says (the rest of the record comes from the call). */
 type CallOutcome = Omit<SettleInput, 'endpoint' | 'requestedModel' | 'attempts' | 'latencyMs'>;
 
@@ -155,39 +166,51 @@ export class ChatService {
     const startedAt = Date.now();
     const { request } = input;
 
-    const route = await this.admit(auth, { request, models: input.models }, exchange);
+    const admission = await this.admit(auth, { request, models: input.models }, exchange);
 
-    if (route.chain[0].capabilities.imageOutputViaChat) {
-      return this.generateImages(auth, requestId, route, request, exchange);
+    if (admission.route.chain[0].capabilities.imageOutputViaChat) {
+      await admission.limited;
+      return this.generateImages(auth, requestId, admission.route, request, exchange);
     }
 
     const responder = new OpenAIChatResponder(exchange, request.stream_options?.include_usage === true);
-    return this.answer(auth, requestId, route, request, responder, { endpoint: CHAT_ENDPOINT, startedAt });
+    return this.answer(auth, requestId, admission, request, responder, { endpoint: CHAT_ENDPOINT, startedAt });
   }
 
   /**
    * Rate limit (images count when the model answers with images) → resolve the chain → check every model
-   * of it against the request. Throws the tenant's 429/404/403/400; sets the rate-limit and router headers.
+   * of it against the request. Throws the tenant's 429/404/403/400 (a refused rate limit wins over a failed
+   * check, as if it had run first); sets the rate-limit and router headers. The rate-limit check runs while
+   * the request is checked and is left in flight when the checks pass (`Admission.limited`).
    */
-  async admit(auth: AuthContext, input: ChatAdmission, headers: HeaderSink): Promise<ResolvedRoute> {
+  async admit(auth: AuthContext, input: ChatAdmission, headers: HeaderSink): Promise<Admission> {
     const { request } = input;
-    const decision = await this.rateLimiter.enforce(auth, { images: this.imagesAsked(request) });
-    headers.setHeaders(decision.headers);
-
-    const route = this.resolver.resolve({
-      model: request.model,
-      models: input.models,
-      allowedModels: auth.allowedModels,
-      features: chatFeatures(request),
-      configuredFallbacks: input.configuredFallbacks,
-    });
-    input.check?.(route);
-    checkChatChain(route, request);
-    checkGatewayFields(route, request);
-    // Image URLs become data URLs here: after the checks, before anything is reserved or sent upstream.
-    await this.imageInputs.inline(request);
-    headers.setHeaders(this.routerHeaders(route));
-    return route;
+    const limited = this.rateLimiter.enforce(auth, { images: this.imagesAsked(request) }).then((decision) => headers.setHeaders(decision.headers));
+    // Awaited later or by whoever takes the admission; never an unhandled rejection in between.
+    limited.catch(() => undefined);
+    try {
+      const route = this.resolver.resolve({
+        model: request.model,
+        models: input.models,
+        allowedModels: auth.allowedModels,
+        features: chatFeatures(request),
+        configuredFallbacks: input.configuredFallbacks,
+      });
+      input.check?.(route);
+      checkChatChain(route, request);
+      checkGatewayFields(route, request);
+      // Image URLs become data URLs here: after the checks, before anything is reserved or sent upstream,
+      // and only for a request its limits admitted (fetching is work done on the tenant's behalf).
+      if (this.imageInputs.refersToImages(request)) {
+        await limited;
+        await this.imageInputs.inline(request);
+      }
+      headers.setHeaders(this.routerHeaders(route));
+      return { route, limited };
+    } catch (error) {
+      await limited;
+      throw error;
+    }
   }
 
   /**
@@ -198,23 +221,49 @@ export class ChatService {
   async answer(
     auth: AuthContext,
     requestId: string,
-    route: ResolvedRoute,
+    admission: Admission,
     request: ChatRequestToCheck,
     responder: ChatResponder,
     options: ChatAnswerOptions,
   ): Promise<void> {
+    const { route } = admission;
     const startedAt = options.startedAt ?? Date.now();
     const prices = new Map<string, PricedModel>();
     let reserveMicros = 0n;
-    for (const [index, model] of route.chain.entries()) {
-      const priced = await this.priced(model, route.params[index] ?? 'model');
-      prices.set(model.id, priced);
-      const worst = chatReserveMicros(priced.model, adapterRequest(model, request), 0, {}, new Date(startedAt));
-      if (worst > reserveMicros) reserveMicros = worst;
+    try {
+      for (const [index, model] of route.chain.entries()) {
+        const priced = await this.priced(model, route.params[index] ?? 'model');
+        prices.set(model.id, priced);
+        const worst = chatReserveMicros(priced.model, adapterRequest(model, request), 0, {}, new Date(startedAt));
+        if (worst > reserveMicros) reserveMicros = worst;
+      }
+    } catch (error) {
+      await admission.limited;
+      throw error;
     }
-    const reservation = await this.billing.reserve(requestId, { tenantId: auth.tenantId, keyId: auth.keyId }, reserveMicros);
+    const reservation = await this.reserveWhenLimited(admission.limited, requestId, { tenantId: auth.tenantId, keyId: auth.keyId }, reserveMicros);
     const call: ChatCall = { auth, requestId, request, route, responder, endpoint: options.endpoint, startedAt, prices, reservation, attempts: [] };
     return request.stream === true ? this.stream(call) : this.complete(call);
+  }
+
+  /**
+   * The reservation, sent while the rate-limit check is still in flight, so the two cost one round trip of
+   * latency instead of two. The outcome is the one of running them in order: a refused limit is the answer
+   * (429/503) and releases the hold, whatever the reservation did; otherwise the reservation's 402 or hold.
+   */
+  private async reserveWhenLimited(limited: Promise<void>, requestId: string, payer: { tenantId: string; keyId: string }, micros: bigint): Promise<Reservation> {
+    const [limit, reserved] = await Promise.allSettled([limited, this.billing.reserve(requestId, payer, micros)]);
+    if (limit.status === 'rejected') {
+      if (reserved.status === 'fulfilled') {
+        // Left in place, the hold would be released by the reservation sweeper; releasing it now frees the balance at once.
+        await this.billing.release(reserved.value).catch((e: unknown) =>
+          this.logger.warn({ requestId, err: e instanceof Error ? e.message : String(e) }, 'hold of a rate-limited request not released; the sweeper will'),
+        );
+      }
+      throw limit.reason;
+    }
+    if (reserved.status === 'rejected') throw reserved.reason;
+    return reserved.value;
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -104,7 +104,7 @@ export class GeminiService {
     const wantsImage = req.generationConfig?.responseModalities?.includes('IMAGE') === true;
 
     let image: ImageGenerationRequest | undefined;
-    const route = await this.chat.admit(
+    const admission = await this.chat.admit(
       auth,
       {
         request: canonical,
@@ -134,11 +134,13 @@ export class GeminiService {
       responder,
     );
 
+    const { route } = admission;
     if (route.chain[0].capabilities.imageOutputViaChat) {
+      await admission.limited;
       const request = imageRequestForChain(route, image ?? imageRequestFromGemini(req));
       return this.generateImages(auth, requestId, call.model, route, req, request, responder);
     }
-    const served = req.cachedContent ? cachedContentRoute(route) : route;
+    const served = req.cachedContent ? { ...admission, route: cachedContentRoute(route) } : admission;
     return this.chat.answer(auth, requestId, served, canonical, responder, { endpoint: GEMINI_ENDPOINTS[call.method], startedAt });
   }
 

@@ -36,6 +36,11 @@ function imageParts(messages: readonly ChatMessage[]): ImagePartRef[] {
 export class ImageInputInliner implements OnApplicationShutdown {
   constructor(private readonly fetcher: ImageFetcher) {}
 
+  /** Whether `inline` has anything to do for this request. */
+  refersToImages(request: { messages: ChatMessage[] }): boolean {
+    return request.messages.some((m) => Array.isArray(m.content) && m.content.some((part) => part.type === 'image_url'));
+  }
+
   /**
    * Rewrites the request's image parts in place to data URLs of the sniffed type. The first image that
    * cannot be loaded aborts the others and becomes a 400 `invalid_image_url` naming its part.
