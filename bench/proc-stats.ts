@@ -16,14 +16,20 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** user + system CPU milliseconds the process has used so far, all threads included */
-export function cpuMs(pid: number): number {
+/** user and system (kernel) CPU milliseconds the process has used so far, all threads included */
+export function cpuSplitMs(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces; the fields after its closing parenthesis start at field 3.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  return ((utime + stime) * 1000) / clockTicks();
+  return { user: (utime * 1000) / clockTicks(), system: (stime * 1000) / clockTicks() };
+}
+
+/** user + system CPU milliseconds the process has used so far, all threads included */
+export function cpuMs(pid: number): number {
+  const { user, system } = cpuSplitMs(pid);
+  return user + system;
 }
 
 /** resident set size in MB */

@@ -108,6 +108,7 @@ export function buildReport(run: RunInfo, results: BenchReport['results'], soak?
     row(results, `added p99, ${s.ratePerSecond} req/s`, 'ms', (r) => r.latencyRate.latency.p99, '', { minusDirect: true }),
     row(results, `CPU per chat request, ${s.ratePerSecond} req/s`, 'ms', cpu('latencyRate'), '≤ 0.27 and ≤ 1.6× bare', { skipDirect: true }),
     row(results, `CPU per chat request, ${s.throughputConnections} connections`, 'ms', cpu('throughput'), '', { skipDirect: true }),
+    row(results, `kernel share of that CPU, ${s.ratePerSecond} req/s`, '%', (r) => (r.latencyRate.kernelCpuShare === null ? null : r.latencyRate.kernelCpuShare * 100), '', { skipDirect: true }),
     row(results, `time to first SSE byte p50, concurrency ${s.sseConcurrency}`, 'ms', (r) => r.sse.ttfb.p50),
     row(results, 'added time to first SSE byte p50', 'ms', (r) => r.sse.ttfb.p50, '≤ 1.5', { minusDirect: true }),
     row(results, 'CPU per stream (20 chunks)', 'ms', cpu('sse'), '', { skipDirect: true }),

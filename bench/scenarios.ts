@@ -5,7 +5,7 @@
  * process, its CPU time and RSS are read from /proc around each measured phase.
  */
 import { runLoad, type LoadMode, type LoadOptions, type LoadResult, type RequestSpec } from './load';
-import { cpuMs, sampleRss } from './proc-stats';
+import { cpuMs, cpuSplitMs, sampleRss } from './proc-stats';
 
 export type TargetName = 'direct' | 'nginx' | 'bare' | 'switchyard';
 
@@ -49,6 +49,8 @@ export const DEFAULT_SETTINGS: ScenarioSettings = {
 export interface ScenarioResult extends LoadResult {
   /** server CPU ms per completed request; null when the server is not a separate process */
   cpuMsPerRequest: number | null;
+  /** the kernel's (system time's) share of that CPU: socket and file syscalls, as opposed to JavaScript */
+  kernelCpuShare: number | null;
   /** highest RSS of the server while the scenario ran (MB); null when not measured */
   peakRssMb: number | null;
 }
@@ -63,12 +65,15 @@ const MIN_BYTES: Record<ScenarioName, number> = { throughput: 50, latencyC1: 50,
 
 async function measure(target: BenchTarget, load: LoadOptions, withRss: boolean): Promise<ScenarioResult> {
   const pid = target.pid;
-  const cpuBefore = pid !== undefined ? cpuMs(pid) : null;
+  const cpuBefore = pid !== undefined ? cpuSplitMs(pid) : null;
   const rss = pid !== undefined && withRss ? sampleRss(pid) : null;
   const result = await runLoad(load);
   const peakRssMb = rss ? rss.stop() : null;
-  const cpuMsPerRequest = pid !== undefined && cpuBefore !== null && result.requests > 0 ? (cpuMs(pid) - cpuBefore) / result.requests : null;
-  return { ...result, cpuMsPerRequest, peakRssMb };
+  if (pid === undefined || cpuBefore === null || result.requests === 0) return { ...result, cpuMsPerRequest: null, kernelCpuShare: null, peakRssMb };
+  const after = cpuSplitMs(pid);
+  const user = after.user - cpuBefore.user;
+  const system = after.system - cpuBefore.system;
+  return { ...result, cpuMsPerRequest: (user + system) / result.requests, kernelCpuShare: user + system > 0 ? system / (user + system) : null, peakRssMb };
 }
 
 function plan(target: BenchTarget, s: ScenarioSettings): Record<ScenarioName, { spec: RequestSpec; mode: LoadMode; rss: boolean }> {
@@ -109,6 +114,7 @@ export async function runTarget(
       `  ${TARGET_LABELS[target.name]} / ${name}: ${r.requests} requests, ${r.errors} errors, ${r.perSecond.toFixed(0)}/s, ` +
         `p50 ${r.latency.p50.toFixed(3)} ms, ttfb p50 ${r.ttfb.p50.toFixed(3)} ms` +
         (r.cpuMsPerRequest !== null ? `, cpu ${r.cpuMsPerRequest.toFixed(3)} ms/req` : '') +
+        (r.kernelCpuShare !== null ? ` (${(r.kernelCpuShare * 100).toFixed(0)}% kernel)` : '') +
         (r.peakRssMb !== null ? `, peak rss ${r.peakRssMb.toFixed(0)} MB` : '') +
         (r.errorSamples.length > 0 ? `\n    errors: ${r.errorSamples.join(' | ')}` : ''),
     );
