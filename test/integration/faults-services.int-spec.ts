@@ -356,6 +356,37 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     }
   });
 
+  it('with Postgres lost while a stream runs: the stream ends with [DONE], and its usage record is written when Postgres is back', async () => {
+    const { tenantId, key } = await newTenant(10);
+    expect((await chat(key)).status).toBe(200); // the key is now in the resolver's cache
+    sim.reset();
+    sim.script({ provider: 'openai', path: 'chat/completions', chunkDelayMs: 250, times: 1 });
+    try {
+      const streamed = call('/v1/chat/completions', { key, body: { model: 'openai/gpt-4o-mini', messages: hello, stream: true } });
+      await waitUntil('the upstream call', () => (sim.calls({ provider: 'openai' }).length > 0 ? true : undefined), 5_000, 20);
+      await pg.stop();
+      const res = await streamed;
+      expect(pg.running).toBe(false); // the stream ended while Postgres was away
+      expect(res.status).toBe(200);
+      expect(String(res.body).trim().endsWith('data: [DONE]')).toBe(true);
+      await pg.start();
+      const id = res.headers.get('x-request-id') as string;
+      const settled = await waitUntil(
+        'the stream\'s usage record',
+        async () => {
+          const b = await books(tenantId, [id]);
+          return b.usage.get(id)?.count === 1 && b.debits.get(id) === 1 ? b : undefined;
+        },
+        30_000,
+        250,
+      );
+      expect(settled.usage.get(id)?.status).toBe('succeeded');
+      expect(settled.reserved).toBe(0n);
+    } finally {
+      if (!pg.running) await pg.start();
+    }
+  });
+
   it('kill -9 of the worker mid-job: a new worker finishes every job, each charged once', async () => {
     const { tenantId, key } = await newTenant(10);
     sim.script({ provider: 'google', path: ':predict', delayMs: 3_000, times: 3 });

@@ -364,21 +364,23 @@ export class ChatService {
     const upstreamFailure = failure !== undefined && !tenantLeft;
     const apiError = upstreamFailure ? this.toApiError(failure) : undefined;
 
+    const settlement = this.settlementOf(call, {
+      servedModel: model.id,
+      provider: model.provider,
+      fallbackLevel: level,
+      status: complete ? 'succeeded' : 'partial',
+      usage: usage.usage,
+      cost,
+      priceId: priced.price.priceId,
+      estimated: usage.estimated,
+      error: apiError ? apiError.message : tenantLeft ? 'the client disconnected mid-stream' : null,
+    });
+    // As for a whole answer: the stream ends first and the usage record is written after it, so `[DONE]` does
+    // not wait for a durable commit. Usage and balance reads wait for the tenant's settlements in flight.
     try {
-      // Settled before the last event, so a tenant that has read `[DONE]` already finds its usage record.
-      await this.settle(call, {
-        servedModel: model.id,
-        provider: model.provider,
-        fallbackLevel: level,
-        status: complete ? 'succeeded' : 'partial',
-        usage: usage.usage,
-        cost,
-        priceId: priced.price.priceId,
-        estimated: usage.estimated,
-        error: apiError ? apiError.message : tenantLeft ? 'the client disconnected mid-stream' : null,
-      });
-    } finally {
       await call.responder.endStream({ complete, error: apiError });
+    } finally {
+      await this.settlements.settle(call.reservation, settlement);
     }
   }
 
