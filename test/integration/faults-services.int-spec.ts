@@ -387,6 +387,39 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     }
   });
 
+  it('with Postgres lost while the upstream fails: the tenant gets the 502, and the failed record is written when Postgres is back', async () => {
+    const { tenantId, key } = await newTenant(10);
+    expect((await chat(key)).status).toBe(200); // the key is now in the resolver's cache
+    sim.reset();
+    sim.script({ provider: 'openai', path: 'chat/completions', status: 500, delayMs: 1_500, times: -1 });
+    try {
+      const failing = chat(key);
+      await waitUntil('the upstream call', () => (sim.calls({ provider: 'openai' }).length > 0 ? true : undefined), 5_000, 20);
+      await pg.stop();
+      const res = await failing;
+      expect(pg.running).toBe(false); // the chain failed while Postgres was away
+      expect(res.status).toBe(502);
+      expect(res.body.error.code).toBe('upstream_error');
+      await pg.start();
+      const id = res.headers.get('x-request-id') as string;
+      const settled = await waitUntil(
+        'the failed usage record',
+        async () => {
+          const b = await books(tenantId, [id]);
+          return b.usage.get(id)?.count === 1 ? b : undefined;
+        },
+        30_000,
+        250,
+      );
+      expect(settled.usage.get(id)).toMatchObject({ status: 'failed', cost: 0n });
+      expect(settled.reserved).toBe(0n);
+      expect(settled.reservations).toBe(0);
+    } finally {
+      sim.reset();
+      if (!pg.running) await pg.start();
+    }
+  });
+
   it('kill -9 of the worker mid-job: a new worker finishes every job, each charged once', async () => {
     const { tenantId, key } = await newTenant(10);
     sim.script({ provider: 'google', path: ':predict', delayMs: 3_000, times: 3 });

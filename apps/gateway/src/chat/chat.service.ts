@@ -495,7 +495,8 @@ export class ChatService {
     if (call.attempts.length === 0) {
       await this.billing.release(call.reservation);
     } else {
-      await this.settle(call, {
+      // Through the deferred settlements, so a database away at this moment spools the record instead of losing it.
+      await this.settlements.settle(call.reservation, this.settlementOf(call, {
         servedModel: null,
         provider: null,
         fallbackLevel: call.attempts[call.attempts.length - 1].level,
@@ -504,13 +505,9 @@ export class ChatService {
         cost: null,
         priceId: null,
         error: apiError.message,
-      });
+      }));
     }
     return apiError;
-  }
-
-  private async settle(call: ChatCall, input: CallOutcome): Promise<void> {
-    await this.billing.settle(call.reservation, this.settlementOf(call, input));
   }
 
   private settlementOf(call: ChatCall, input: CallOutcome): SettleInput {
