@@ -375,12 +375,13 @@ export class ChatService {
       estimated: usage.estimated,
       error: apiError ? apiError.message : tenantLeft ? 'the client disconnected mid-stream' : null,
     });
-    // As for a whole answer: the stream ends first and the usage record is written after it, so `[DONE]` does
-    // not wait for a durable commit. Usage and balance reads wait for the tenant's settlements in flight.
+    // Settled before the last event, so the tenant's next request does not queue behind this one's commit on the
+    // tenant's row (after `[DONE]` it arrives at once). Through the deferred settlements: a database that is away
+    // spools the record for retry instead of losing it, and the stream still ends normally.
     try {
-      await call.responder.endStream({ complete, error: apiError });
-    } finally {
       await this.settlements.settle(call.reservation, settlement);
+    } finally {
+      await call.responder.endStream({ complete, error: apiError });
     }
   }
 
