@@ -1,6 +1,6 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
-import { UnrecoverableError } from 'bullmq';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { AppConfig } from '@app/common';
 import { PrismaService, SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { BillingService, PriceBook } from '@app/billing';
@@ -8,9 +8,18 @@ import { ModelCatalog, ProviderClient } from '@app/providers';
 import { IMAGE_JOB_OPTIONS, IMAGE_QUEUE, JobCompletionSignal } from '@app/queue';
 import { IMAGE_STORE, loadImageUrlSecret, readImageObject, type ImageStore } from '@app/storage';
 import { ImageGenerationProcessor } from '../../apps/worker/src/image-generation.processor';
+import { ImageJobReconciler } from '../../apps/worker/src/image-job-reconciler';
 import { startGateway, type TestGateway } from '../support/gateway';
 
 jest.setTimeout(120_000);
+
+async function waitFor(ok: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /**
  * The gateway with its worker out of process (WORKER_IN_PROCESS=false): jobs wait in the queue until the test
@@ -244,6 +253,60 @@ describe('image jobs with the worker out of process', () => {
     expect(first.status).toBe(202);
     const second = await post(key, { model: 'grok/grok-imagine-image', prompt: 'Two', n: 2 }, { prefer: 'respond-async' });
     expect(second.status).toBe(429);
+  });
+
+  it('reconciles jobs with the queue: one it gave up on is finished, one it lost is queued again or failed', async () => {
+    const queue = gw.app.get<Queue>(getQueueToken(IMAGE_QUEUE));
+    const reconciler = new ImageJobReconciler(gw.app.get<SqlDatabase>(SQL_DATABASE), queue, processor);
+    const { key, tenantId } = await gw.newTenant(5);
+    const submit = async (prompt: string): Promise<string> => {
+      const res = await post(key, { model: 'google/imagen-4.0-fast-generate-001', prompt }, { prefer: 'respond-async' });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    };
+    await queue.drain(true); // other tests' waiting jobs: their rows become "lost" and are queued again below
+
+    // Given up: the queue fails the job without any run finishing its row (as when it stalls out).
+    const givenUp = await submit('Given up');
+    const killer = new Worker(IMAGE_QUEUE, () => Promise.reject(new UnrecoverableError('job stalled more than allowable limit')), {
+      connection: queue.opts.connection,
+      prefix: queue.opts.prefix,
+    });
+    await waitFor(async () => (await queue.getJobState(givenUp)) === 'failed');
+    await killer.close();
+
+    // Lost: the queue no longer has the job; once with its reservation still held, once without.
+    const lost = await submit('Lost');
+    const lostUnbillable = await submit('Lost, reservation gone');
+    for (const id of [lost, lostUnbillable]) await (await queue.getJob(id))!.remove();
+    await gw.app.get(BillingService).release({ id: lostUnbillable, tenantId, keyId: null, amountMicros: 0n });
+    expect(await prisma.imageJob.count({ where: { id: { in: [givenUp, lost, lostUnbillable] }, status: 'queued' } })).toBe(3);
+
+    const report = await reconciler.reconcile(0);
+    expect(report.finished).toBeGreaterThanOrEqual(1);
+    expect(report.requeued).toBeGreaterThanOrEqual(1);
+    expect(report.failedUnrun).toBeGreaterThanOrEqual(1);
+
+    const rowOf = (id: string) => prisma.imageJob.findUniqueOrThrow({ where: { id } });
+    expect(await rowOf(givenUp)).toMatchObject({ status: 'failed', error: expect.objectContaining({ status: 500, code: 'job_failed' }) });
+    expect(await prisma.usageRecord.findUniqueOrThrow({ where: { id: givenUp } })).toMatchObject({ status: 'failed', costMicros: 0n });
+    expect(await rowOf(lostUnbillable)).toMatchObject({ status: 'failed', error: expect.objectContaining({ code: 'job_failed' }) });
+    expect(await prisma.usageRecord.count({ where: { id: lostUnbillable } })).toBe(0);
+    expect(await queue.getJobState(lost)).toBe('waiting');
+    expect(gw.sim.calls({ provider: 'google' })).toHaveLength(0);
+
+    // The job queued again runs as any other: generated once, charged once; nothing else is held.
+    expect(await processor.run(lost)).toBe('succeeded');
+    expect(await rowOf(lost)).toMatchObject({ status: 'succeeded' });
+    const state = await tenantState(tenantId);
+    const charged = await prisma.usageRecord.findUniqueOrThrow({ where: { id: lost } });
+    expect(charged.costMicros).toBeGreaterThan(0n);
+    expect(state).toEqual({ balance: 5_000_000n - charged.costMicros, reserved: 0n });
+
+    // A second pass finds nothing more to do for these jobs.
+    await reconciler.reconcile(0);
+    expect(await rowOf(givenUp)).toMatchObject({ status: 'failed' });
+    expect(await queue.getJobState(givenUp)).toBe('failed');
   });
 
   it('keeps one generated URL secret per deployment, unless one is configured', async () => {

@@ -192,6 +192,19 @@ export class ImageGenerationProcessor extends WorkerHost {
     }
   }
 
+  /**
+   * A job the queue gave up on without a run finishing its row (it stalled out, or its last run died first): finished
+   * from an earlier run's settlement when one succeeded, otherwise failed with `error` and its reservation released.
+   * Returns the job's status afterwards.
+   */
+  async abandon(jobId: string, error: ApiError): Promise<ImageJobStatus> {
+    const claimed = await this.claim(jobId);
+    if (!claimed) return this.unclaimable(jobId);
+    if (claimed.settled && (await this.recoverSettled(claimed.row))) return 'succeeded';
+    await this.fail(claimed.row, error, 0);
+    return 'failed';
+  }
+
   /** Marks the job running; null when it has no row or is already finished. `settled`: an earlier run's usage record says it succeeded. */
   private async claim(jobId: string): Promise<{ row: JobRow; settled: boolean } | null> {
     const [r] = await this.db.query<ClaimRow>(CLAIM_SQL, [jobId]);
@@ -361,7 +374,8 @@ export class ImageGenerationProcessor extends WorkerHost {
     return 'succeeded';
   }
 
-  private async fail(row: JobRow, error: ApiError, upstreamAttempts: number, level: number): Promise<void> {
+  /** `level`: how far the chain got; absent, the row keeps the level it recorded. */
+  private async fail(row: JobRow, error: ApiError, upstreamAttempts: number, level?: number): Promise<void> {
     // Settling as failed writes the usage record of a request that reached an upstream and releases the reservation.
     await this.billing.settle(
       { id: row.id, tenantId: row.tenantId, keyId: row.apiKeyId },
@@ -370,7 +384,7 @@ export class ImageGenerationProcessor extends WorkerHost {
         requestedModel: row.request.requestedModel,
         servedModel: null,
         provider: null,
-        fallbackLevel: level,
+        fallbackLevel: level ?? 0,
         attempts: upstreamAttempts,
         status: 'failed',
         latencyMs: Date.now() - row.createdAt.getTime(),

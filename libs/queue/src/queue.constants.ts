@@ -10,6 +10,9 @@ export type QueueName = (typeof ALL_QUEUES)[number];
 /** Job names on the maintenance queue. */
 export const SWEEP_RESERVATIONS_JOB = 'sweep-reservations';
 export const SWEEP_INTERVAL_MS = 30_000;
+/** Finishes image jobs the queue gave up on, and queues again the ones it lost (apps/worker `ImageJobReconciler`). */
+export const RECONCILE_IMAGE_JOBS_JOB = 'reconcile-image-jobs';
+export const RECONCILE_INTERVAL_MS = 30_000;
 
 export const MAINTENANCE_JOB_OPTIONS: DefaultJobOptions = {
   attempts: 1,
@@ -49,6 +52,12 @@ export const IMAGE_MAX_STALLED_COUNT = 2;
  */
 export const IMAGE_LOCK_DURATION_MS = 10_000;
 export const IMAGE_STALLED_INTERVAL_MS = 5_000;
+/**
+ * How long an unfinished job's row must have been left untouched before the reconciler compares it with the
+ * queue: well past a lapsed claim being noticed (lock + 2 × interval) and an enqueue's time limit, so a job that
+ * is being queued or picked up again is never taken for lost.
+ */
+export const RECONCILE_IMAGE_JOBS_AFTER_MS = 60_000;
 
 /** The BullMQ payload: everything else lives in the job's `image_jobs` row, whose id is also the BullMQ job id. */
 export interface ImageJobPayload {
