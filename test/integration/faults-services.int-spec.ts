@@ -114,6 +114,14 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     };
   }
 
+  /** Waits until the request's usage record is written (once), and returns the books as they are then. */
+  async function recorded(tenantId: string, id: string, what: string) {
+    return waitUntil(what, async () => {
+      const b = await books(tenantId, [id]);
+      return b.usage.get(id)?.count === 1 ? b : undefined;
+    }, 30_000, 250);
+  }
+
   async function submitAsync(key: string, n: number): Promise<string[]> {
     const answers = await Promise.all(Array.from({ length: n }, () => image(key, { prefer: 'respond-async' })));
     for (const a of answers) expect(a.status).toBe(202);
@@ -371,16 +379,9 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
       expect(String(res.body).trim().endsWith('data: [DONE]')).toBe(true);
       await pg.start();
       const id = res.headers.get('x-request-id') as string;
-      const settled = await waitUntil(
-        'the stream\'s usage record',
-        async () => {
-          const b = await books(tenantId, [id]);
-          return b.usage.get(id)?.count === 1 && b.debits.get(id) === 1 ? b : undefined;
-        },
-        30_000,
-        250,
-      );
+      const settled = await recorded(tenantId, id, 'the stream\'s usage record');
       expect(settled.usage.get(id)?.status).toBe('succeeded');
+      expect(settled.debits.get(id)).toBe(1);
       expect(settled.reserved).toBe(0n);
     } finally {
       if (!pg.running) await pg.start();
@@ -402,15 +403,7 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
       expect(res.body.error.code).toBe('upstream_error');
       await pg.start();
       const id = res.headers.get('x-request-id') as string;
-      const settled = await waitUntil(
-        'the failed usage record',
-        async () => {
-          const b = await books(tenantId, [id]);
-          return b.usage.get(id)?.count === 1 ? b : undefined;
-        },
-        30_000,
-        250,
-      );
+      const settled = await recorded(tenantId, id, 'the failed usage record');
       expect(settled.usage.get(id)).toMatchObject({ status: 'failed', cost: 0n });
       expect(settled.reserved).toBe(0n);
       expect(settled.reservations).toBe(0);
