@@ -132,3 +132,14 @@ http {
 }
 
 export const NGINX_BINARY = '/usr/sbin/nginx';
+
+/**
+ * The glibc allocator settings the production image sets (`ENV MALLOC_…` lines of the Dockerfile), so the
+ * benchmark's servers run with the memory behaviour of a deployment. Read from the Dockerfile itself, so the two
+ * cannot drift apart.
+ */
+export function containerAllocatorEnv(dockerfile: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of readFileSync(dockerfile, 'utf8').matchAll(/^ENV\s+(MALLOC_[A-Z_]+)=(\S+)\s*$/gm)) env[m[1]] = m[2];
+  return env;
+}

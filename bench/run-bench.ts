@@ -22,7 +22,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { gatewayEnvForSimulator } from '../apps/simulator/src/gateway-env';
 import { createBenchTenant, scriptLargeImages } from './bench-setup';
-import { freePort, hasTaskset, NGINX_BINARY, pinSelf, startChild, waitForHttp, writeNginxConfig, type BenchChild } from './bench-processes';
+import { containerAllocatorEnv, freePort, hasTaskset, NGINX_BINARY, pinSelf, startChild, waitForHttp, writeNginxConfig, type BenchChild } from './bench-processes';
 import { runLoad, type LoadResult } from './load';
 import { rssMb } from './proc-stats';
 import { formatSummary, summarizeProfile } from './profile-summary';
@@ -131,6 +131,8 @@ interface Stack {
 /** `cleanup` is the caller's, so what was started before a failure is still stopped (and the database dropped). */
 async function startStack(root: string, build: string, args: Args, work: string, pinned: boolean, cleanup: Stack['cleanup']): Promise<Stack> {
   const node = process.execPath;
+  // The production image's allocator settings (Dockerfile `ENV MALLOC_*`), for both Node servers.
+  const allocatorEnv = containerAllocatorEnv(join(root, 'Dockerfile'));
   const baseEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? work, NODE_PATH: join(root, 'node_modules') };
   const core = (n: number): number | null => (pinned ? n : null);
   const want = new Set(args.soakSeconds > 0 ? ['switchyard'] : args.targets);
@@ -192,6 +194,7 @@ async function startStack(root: string, build: string, args: Args, work: string,
         ADMIN_TOKEN: adminToken,
         LOG_LEVEL: 'info',
         DATA_DIR: join(work, 'data'),
+        ...allocatorEnv,
         ...gatewayEnvForSimulator(stack.simOrigin),
       },
       work,
@@ -206,7 +209,7 @@ async function startStack(root: string, build: string, args: Args, work: string,
 
   if (want.has('bare')) {
     const port = await freePort();
-    const bare = startChild('bare-forwarder', core(1), node, [join(build, 'bench/bench/bare-forwarder.js'), '--port', String(port), '--upstream', stack.simOrigin], baseEnv, work);
+    const bare = startChild('bare-forwarder', core(1), node, [join(build, 'bench/bench/bare-forwarder.js'), '--port', String(port), '--upstream', stack.simOrigin], { ...baseEnv, ...allocatorEnv }, work);
     stack.bare = bare;
     stack.bareOrigin = `http://127.0.0.1:${port}`;
     stack.cleanup.unshift(() => bare.stop());
@@ -341,7 +344,7 @@ async function main(): Promise<void> {
       }
       const notes = [
         'Added figures are the target minus direct-to-simulator in the same run; CPU is the server process\'s utime+stime from /proc over the measured phase ÷ requests completed.',
-        'Switchyard runs as `npm start` would in production mode: built from dist/, Postgres + Redis, worker in-process (its image-job work is counted), access log at info to a file.',
+        'Switchyard runs as `npm start` would in production mode: built from dist/, Postgres + Redis, worker in-process (its image-job work is counted), access log at info to a file; both Node servers with the production image\'s allocator settings (Dockerfile `ENV MALLOC_…`).',
       ];
       if (args.profile) {
         name = 'profiled';

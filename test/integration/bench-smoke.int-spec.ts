@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBareForwarder, type BareForwarderHandle } from '../../bench/bare-forwarder';
 import { createBenchTenant, scriptLargeImages } from '../../bench/bench-setup';
-import { freePort, NGINX_BINARY, startChild, waitForHttp, writeNginxConfig, type BenchChild } from '../../bench/bench-processes';
+import { containerAllocatorEnv, freePort, NGINX_BINARY, startChild, waitForHttp, writeNginxConfig, type BenchChild } from '../../bench/bench-processes';
 import { buildReport, toMarkdown } from '../../bench/report';
 import {
   bareSpecs,
@@ -91,5 +91,11 @@ describe('benchmark harness (smoke)', () => {
     const markdown = toMarkdown(report);
     expect(markdown).toContain('| chat throughput, 8 connections (req/s) |');
     expect(report.checks.find((c) => c.what === 'errors')?.pass).toBe(true);
+  });
+});
+
+describe('benchmark setup', () => {
+  it("runs its servers with the production image's allocator settings, read from the Dockerfile", () => {
+    expect(containerAllocatorEnv(join(__dirname, '../../Dockerfile'))).toEqual({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' });
   });
 });
