@@ -9,6 +9,7 @@ import { IMAGE_JOB_OPTIONS, IMAGE_QUEUE, JobCompletionSignal } from '@app/queue'
 import { IMAGE_STORE, loadImageUrlSecret, readImageObject, type ImageStore } from '@app/storage';
 import { ImageGenerationProcessor } from '../../apps/worker/src/image-generation.processor';
 import { ImageJobReconciler } from '../../apps/worker/src/image-job-reconciler';
+import { ImageJobEvents } from '../../apps/gateway/src/images/image-job-events';
 import { startGateway, type TestGateway } from '../support/gateway';
 
 jest.setTimeout(120_000);
@@ -122,6 +123,30 @@ describe('image jobs with the worker out of process', () => {
       expect((await res.json() as any).data).toHaveLength(1);
     } finally {
       await slow.close();
+    }
+  });
+
+  it('hears of jobs finished by a BullMQ worker in another process through the queue events, on a shared database', async () => {
+    const queue = gw.app.get<Queue>(getQueueToken(IMAGE_QUEUE));
+    const shared = gw.app.get(AppConfig).databaseMode === 'postgres';
+    if (!shared) {
+      // The embedded database is one process: its gateway has no use for queue events and does not listen to them.
+      expect(() => gw.app.get(ImageJobEvents, { strict: false })).toThrow();
+      return;
+    }
+    expect(gw.app.get(ImageJobEvents, { strict: false }).queueEvents).toBeDefined();
+    const { key } = await gw.newTenant(5);
+    const res = await post(key, { model: 'grok/grok-imagine-image', prompt: 'An event' }, { prefer: 'respond-async' });
+    const { id } = (await res.json()) as { id: string };
+    const heard = gw.app.get(JobCompletionSignal).listen(id);
+    // A worker of the test's own, with a signal of its own: only the queue's events can reach the gateway's.
+    const worker = new Worker(IMAGE_QUEUE, (job) => processor.process(job), { connection: queue.opts.connection, prefix: queue.opts.prefix });
+    try {
+      expect(await heard.next(20_000)).toEqual({});
+      expect((await prisma.imageJob.findUniqueOrThrow({ where: { id } })).status).toBe('succeeded');
+    } finally {
+      heard.stop();
+      await worker.close();
     }
   });
 

@@ -27,6 +27,7 @@ import { ChatModule } from './chat/chat.module';
 import { GeminiModule } from './gemini/gemini.module';
 import { UsageController } from './billing/usage.controller';
 import { HealthController } from './health/health.controller';
+import { ImageJobEvents } from './images/image-job-events';
 import { ImagesModule } from './images/images.module';
 import { ModelsController } from './models/models.controller';
 
@@ -53,7 +54,11 @@ export class GatewayModule implements NestModule {
         ...(config.WORKER_IN_PROCESS ? [WorkerModule] : []),
       ],
       controllers: [HealthController, AdminController, AdminBillingController, BalanceController, UsageController, ModelsController],
-      providers: [{ provide: APP_FILTER, useClass: EnvelopeExceptionFilter }],
+      providers: [
+        { provide: APP_FILTER, useClass: EnvelopeExceptionFilter },
+        // A shared database means other processes may run the workers: their finished jobs arrive as queue events.
+        ...(config.databaseMode === 'postgres' ? [ImageJobEvents] : []),
+      ],
     };
   }
 

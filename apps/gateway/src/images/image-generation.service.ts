@@ -259,15 +259,17 @@ export class ImageGenerationService {
    * job's row is polled, which works whichever process runs the worker. `queued`: the caller has just queued the
    * job, so it is not read before the first wait.
    *
-   * Without a worker in this process, polling is the only way to learn of the job, so it starts at 50 ms; with
-   * one, it is only the fallback for a job another replica's worker took, and runs once a second.
+   * Jobs finished by a worker in another process wake the waiter through the queue's events (`ImageJobEvents`, on a
+   * shared database), so polling is only the fallback and runs once a second; without a worker in this process or
+   * those events (the embedded database with WORKER_IN_PROCESS=false), polling is the only way, and starts at 50 ms.
    */
   async waitFor(jobId: string, tenantId: string, timeoutMs: number, queued = false): Promise<WaitedImageJob> {
     const deadline = Date.now() + timeoutMs;
     // Listening for the whole wait, not only between reads, so a notice that comes during a read is not lost.
     const listener = this.completion.listen(jobId);
     try {
-      let interval = this.config.WORKER_IN_PROCESS ? MAX_POLL_INTERVAL_MS : FIRST_POLL_INTERVAL_MS;
+      const pushed = this.config.WORKER_IN_PROCESS || this.config.databaseMode === 'postgres';
+      let interval = pushed ? MAX_POLL_INTERVAL_MS : FIRST_POLL_INTERVAL_MS;
       let read = !queued;
       for (;;) {
         if (read) {
