@@ -4,7 +4,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { PrismaService } from '@app/database';
 import { KeyResolver } from '@app/tenancy';
-import { MAINTENANCE_QUEUE, SWEEP_RESERVATIONS_JOB } from '@app/queue';
+import { MAINTENANCE_QUEUE, RECONCILE_IMAGE_JOBS_JOB, SWEEP_RESERVATIONS_JOB } from '@app/queue';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../support/gateway';
 
 jest.setTimeout(60_000);
@@ -251,6 +251,18 @@ describe('gateway foundation', () => {
       expect(await prisma.reservation.count({ where: { id: 'req_orphan' } })).toBe(0);
       expect((await prisma.tenant.findUniqueOrThrow({ where: { id: tenantId } })).reservedMicros).toBe(0n);
       expect((await prisma.apiKey.findUniqueOrThrow({ where: { id: keyId } })).reservedMicros).toBe(0n);
+    });
+
+    it('runs the image-job reconciliation on the maintenance queue, and schedules both jobs', async () => {
+      const queue = gw.app.get<Queue>(getQueueToken(MAINTENANCE_QUEUE));
+      const schedulers = await queue.getJobSchedulers();
+      expect(schedulers.map((s) => s.key).sort()).toEqual([RECONCILE_IMAGE_JOBS_JOB, SWEEP_RESERVATIONS_JOB].sort());
+      const job = await queue.add(RECONCILE_IMAGE_JOBS_JOB, {});
+      const deadline = Date.now() + 30_000;
+      while (!(await job.isCompleted()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await job.isCompleted()).toBe(true);
+      const done = await queue.getJob(job.id!);
+      expect(done?.returnvalue).toEqual({ finished: 0, requeued: 0, failedUnrun: 0 });
     });
   });
 
