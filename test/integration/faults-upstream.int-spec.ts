@@ -26,6 +26,8 @@ interface Row {
   usage: 'succeeded' | 'partial' | 'failed';
   /** Retry-After the tenant must get */
   retryAfter?: string;
+  /** the error's `code` the tenant must get */
+  code?: string;
   /** elapsed bounds in ms */
   atLeastMs?: number;
   atMostMs?: number;
@@ -34,6 +36,11 @@ interface Row {
 }
 
 const short429 = { status: 429, headers: { 'retry-after': '1' } };
+/** OpenAI's answer when the account has no quota left: a 429 that no wait cures */
+const quota429 = {
+  status: 429,
+  body: { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } },
+};
 const long429 = { status: 429, headers: { 'retry-after': '30' } };
 
 /** chat on openai/gpt-4o-mini; `deepseek/deepseek-chat` is the fallback where a row lists it */
@@ -60,9 +67,19 @@ const CHAT_ROWS: Row[] = [
     status: 200, calls: { openai: 1, deepseek: 1 }, level: 1, usage: 'succeeded',
   },
   {
-    name: 'our provider key rejected (403), nothing to fall back to: 502 without the provider’s words',
+    name: 'our provider key rejected (403), nothing to fall back to: 503 upstream_unavailable without the provider’s words',
     rules: [{ provider: 'openai', status: 403, times: -1 }],
-    status: 502, calls: { openai: 1 }, usage: 'failed',
+    status: 503, code: 'upstream_unavailable', calls: { openai: 1 }, usage: 'failed',
+  },
+  {
+    name: 'our provider account out of quota (429 insufficient_quota): no retry on that provider, falls back',
+    rules: [{ provider: 'openai', ...quota429, times: -1 }], extra: { models: ['deepseek/deepseek-chat'] },
+    status: 200, calls: { openai: 1, deepseek: 1 }, level: 1, usage: 'succeeded',
+  },
+  {
+    name: 'our provider account out of quota, nothing to fall back to: 503 upstream_unavailable, not a rate limit',
+    rules: [{ provider: 'openai', ...quota429, times: -1 }],
+    status: 503, code: 'upstream_unavailable', calls: { openai: 1 }, usage: 'failed',
   },
   {
     name: 'no first byte within the attempt timeout: abandoned and retried',
@@ -128,9 +145,9 @@ const IMAGE_ROWS: Row[] = [
     status: 200, calls: { xai: 1, google: 1 }, level: 1, usage: 'succeeded',
   },
   {
-    name: 'our provider key rejected (403), nothing to fall back to: 502 without the provider’s words',
+    name: 'our provider key rejected (403), nothing to fall back to: 503 upstream_unavailable without the provider’s words',
     rules: [{ provider: 'xai', status: 403, times: -1 }],
-    status: 502, calls: { xai: 1 }, usage: 'failed',
+    status: 503, code: 'upstream_unavailable', calls: { xai: 1 }, usage: 'failed',
   },
   {
     name: 'no first byte within the attempt timeout: abandoned and retried',
@@ -206,6 +223,7 @@ describe('upstream faults', () => {
     if (row.atMostMs !== undefined) expect(ms).toBeLessThan(row.atMostMs);
     for (const s of secrets) expect(text).not.toContain(s);
     if (row.status >= 400) expect(JSON.parse(text).error).toMatchObject({ type: expect.any(String), message: expect.any(String) });
+    if (row.code !== undefined) expect(JSON.parse(text).error.code).toBe(row.code);
 
     if (row.ends) {
       const list = events(text);

@@ -22,6 +22,10 @@ describe('classifyHttpError', () => {
     [402, '{"error":{"message":"Insufficient Balance"}}', 'auth'],
     [408, '', 'timeout'],
     [429, '{"error":{"message":"Rate limit reached"}}', 'rate_limit'],
+    // OpenAI's exhausted account: a 429 that waiting does not cure
+    [429, '{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","code":"insufficient_quota"}}', 'auth'],
+    [429, '{"error":{"message":"You exceeded your current quota, please check your plan."}}', 'auth'],
+    [400, '{"error":{"message":"Insufficient quota for this account","code":"quota_exceeded"}}', 'auth'],
     [500, '{"error":{"message":"server error"}}', 'upstream_server'],
     [502, '<html><body>Bad gateway</body></html>', 'upstream_server'],
     [503, '', 'upstream_server'],

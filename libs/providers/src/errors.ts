@@ -256,6 +256,12 @@ export function classifyHttpError(input: ClassifyInput): UpstreamError {
   const upstreamMessage = eb.message ? tenantSafe(eb.message, secrets) : undefined;
   const base = { provider, status, detail, upstreamCode: eb.code ?? eb.type };
 
+  // An exhausted provider account (OpenAI answers it as a 429 `insufficient_quota`; others as 402 or a 400) is the
+  // gateway's configuration problem, not a rate limit: waiting does not help, another provider may.
+  const accountExhausted = status === 402 || /insufficient.?(balance|quota)|exceeded your current quota/.test(`${marker} ${messageLower}`);
+  if (accountExhausted && status >= 400 && status < 500) {
+    return new UpstreamError({ ...base, kind: 'auth', message: 'The upstream provider account cannot serve requests' });
+  }
   if (status === 429) {
     return new UpstreamError({ ...base, kind: 'rate_limit', retryAfterMs: parseRetryAfterMs(headers) });
   }
@@ -274,10 +280,6 @@ export function classifyHttpError(input: ClassifyInput): UpstreamError {
         kind: 'content_policy',
         message: upstreamMessage ? `content policy: ${upstreamMessage}` : undefined,
       });
-    }
-    // 402 / insufficient balance at the provider is the gateway's problem, not the tenant's.
-    if (status === 402 || /insufficient.?(balance|quota)/.test(marker + messageLower)) {
-      return new UpstreamError({ ...base, kind: 'auth', message: 'The upstream provider account cannot serve requests' });
     }
     return new UpstreamError({
       ...base,

@@ -325,6 +325,15 @@ describe('what the tenant sees', () => {
     expect(e.message).toContain('All upstream models failed');
   });
 
+  it('maps a chain where every provider refused our own account (key or quota) to 503 upstream_unavailable, without their words', () => {
+    const e = chainExhaustedToApiError(exhausted([upstream('auth', { status: 401 }), upstream('auth', { status: 429 })]));
+    expect([e.status, e.code, e.type]).toEqual([503, 'upstream_unavailable', 'server_error']);
+    const single = fallbackFailureToApiError(upstream('auth', { status: 403 }));
+    expect([single.status, single.code]).toEqual([503, 'upstream_unavailable']);
+    // A provider failing as well is a failing upstream: 502.
+    expect(chainExhaustedToApiError(exhausted([upstream('auth'), upstream('upstream_server')])).status).toBe(502);
+  });
+
   it('maps a chain whose last failure was a timeout to 504 upstream_timeout', () => {
     const e = chainExhaustedToApiError(exhausted([upstream('upstream_server'), upstream('timeout')]));
     expect([e.status, e.code]).toEqual([504, 'upstream_timeout']);

@@ -269,8 +269,8 @@ export const DEFAULT_RATE_LIMIT_RETRY_AFTER_SECONDS = 5;
 
 /**
  * The tenant-facing error for an exhausted chain: 429 with Retry-After when every attempt was rate
- * limited (the tenant should slow down, nothing is broken), 504 when the last failure was a timeout,
- * otherwise 502.
+ * limited (the tenant should slow down, nothing is broken), 503 `upstream_unavailable` when every provider
+ * refused the gateway's own account (key or quota), 504 when the last failure was a timeout, otherwise 502.
  */
 export function chainExhaustedToApiError(error: ChainExhaustedError): ApiError {
   const failed = error.attempts.filter((a) => a.outcome === 'error');
@@ -287,6 +287,7 @@ export function chainExhaustedToApiError(error: ChainExhaustedError): ApiError {
       { 'Retry-After': String(seconds) },
     );
   }
+  if (failed.length > 0 && failed.every((a) => a.errorKind === 'auth')) return upstreamUnavailable();
   if (error.lastError.kind === 'timeout') {
     return new ApiError(504, 'server_error', `All upstream models failed; the last one timed out (${error.lastError.message}).`, 'upstream_timeout');
   }
@@ -322,7 +323,17 @@ export function fallbackFailureToApiError(error: ChainExhaustedError | UpstreamE
       return new ApiError(429, 'rate_limit_error', error.message, 'rate_limit_exceeded', null, {
         'Retry-After': String(retryAfterSeconds(error.retryAfterMs)),
       });
+    case 'auth':
+      return upstreamUnavailable();
     default:
       return new ApiError(502, 'server_error', error.message, 'upstream_error');
   }
+}
+
+/**
+ * Our provider key refused or the provider account exhausted: nothing the tenant did or can change by retrying
+ * soon, and not the provider failing either, so 503 rather than 502, without the provider's words.
+ */
+function upstreamUnavailable(): ApiError {
+  return new ApiError(503, 'server_error', 'The upstream provider cannot serve this model right now (the gateway\'s provider account was refused).', 'upstream_unavailable');
 }
