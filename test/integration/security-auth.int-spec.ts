@@ -93,6 +93,38 @@ describe('authentication', () => {
     );
   });
 
+  describe('where a credential may travel', () => {
+    it('takes the admin token only from the Authorization header, never from x-goog-api-key or the URL', async () => {
+      const { tenantId } = await gw.newTenant(1);
+      const path = `/admin/tenants/${tenantId}`;
+      expect((await call(path, { key: ADMIN_TOKEN, via: 'bearer', from: freshAddress() })).status).toBe(200);
+      for (const via of ['goog', 'query'] as const) {
+        const res = await call(path, { key: ADMIN_TOKEN, via, from: freshAddress() });
+        expect({ via, status: res.status }).toEqual({ via, status: 401 });
+        expect(JSON.parse(res.text).error.message).toContain('Authorization: Bearer');
+      }
+    });
+
+    it('refuses two different keys in one request with 400 in the route\'s envelope, and accepts the same key twice', async () => {
+      const a = await gw.newTenant(1);
+      const b = await gw.newTenant(1);
+      const send = (path: string, headers: Record<string, string>, query = '') =>
+        request(`${gw.url}${path}${query}`, { method: 'GET', headers: { ...headers, 'x-forwarded-for': freshAddress() } }).then(async (r) => ({
+          status: r.statusCode,
+          body: JSON.parse(await r.body.text()) as { error?: Record<string, unknown> },
+        }));
+      const both = { authorization: `Bearer ${a.key}`, 'x-goog-api-key': b.key };
+      const openai = await send('/v1/balance', both);
+      expect(openai.status).toBe(400);
+      expect(openai.body.error).toMatchObject({ type: 'invalid_request_error', code: 'conflicting_api_keys' });
+      const gemini = await send('/v1beta/models', { 'x-goog-api-key': a.key }, `?key=${encodeURIComponent(b.key)}`);
+      expect(gemini.status).toBe(400);
+      expect(gemini.body.error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT' });
+      expect((await send('/v1/balance', { authorization: `Bearer ${a.key}`, 'x-goog-api-key': a.key })).status).toBe(200);
+      expect(gw.sim.calls()).toEqual([]);
+    });
+  });
+
   describe('a burst of invalid keys from one address', () => {
     it('gets 401 twenty times, then 429 with Retry-After for a minute on every route, without a key lookup', async () => {
       const from = freshAddress();

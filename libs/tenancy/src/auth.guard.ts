@@ -7,18 +7,33 @@ import { AUTH_KIND, type AuthKind } from './auth-context';
 import { AuthFailureThrottle, clientAddress, tooManyAuthFailures } from './auth-failure-throttle';
 import { KeyResolver } from './key-resolver.service';
 
-/** The key from `Authorization: Bearer`, `x-goog-api-key` or `?key=` (Google clients use the last two). */
-export function extractKey(req: Request): string | undefined {
+/** The value of `Authorization: Bearer <value>`, if sent. */
+function bearer(req: Request): string | undefined {
   const authz = req.headers.authorization;
-  if (authz) {
-    const m = /^Bearer\s+(.+)$/i.exec(authz.trim());
-    if (m) return m[1].trim();
-  }
+  if (!authz) return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(authz.trim());
+  return m ? m[1].trim() : undefined;
+}
+
+/**
+ * The key from `Authorization: Bearer`, `x-goog-api-key` or `?key=` (Google clients use the last two). Two
+ * different keys in one request are refused (400) rather than one of them silently chosen: which tenant pays
+ * must never depend on a precedence the client did not know about.
+ */
+export function extractKey(req: Request): string | undefined {
   const goog = req.headers['x-goog-api-key'];
-  if (typeof goog === 'string' && goog.trim()) return goog.trim();
   const q = req.query?.key;
-  if (typeof q === 'string' && q.trim()) return q.trim();
-  return undefined;
+  const sent = [bearer(req), typeof goog === 'string' ? goog.trim() : undefined, typeof q === 'string' ? q.trim() : undefined].filter(
+    (k): k is string => k !== undefined && k !== '',
+  );
+  if (new Set(sent).size > 1) {
+    throw ApiError.badRequest(
+      'Two different API keys were sent (in "Authorization", "x-goog-api-key" or "?key="); send one.',
+      null,
+      'conflicting_api_keys',
+    );
+  }
+  return sent[0];
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -54,9 +69,10 @@ export class AuthGuard implements CanActivate {
     const kind = this.reflector.getAllAndOverride<AuthKind | undefined>(AUTH_KIND, [ctx.getHandler(), ctx.getClass()]) ?? 'tenant';
     if (kind === 'public') return true;
     const req = ctx.switchToHttp().getRequest<Request>();
-    const key = extractKey(req);
     const address = clientAddress(req.ip);
-    if (kind === 'admin') return this.checkAdmin(key, address);
+    // The admin token only ever travels in the Authorization header: never in a URL (logs, proxies, history).
+    if (kind === 'admin') return this.checkAdmin(bearer(req), address);
+    const key = extractKey(req);
 
     if (!key) throw ApiError.unauthorized('Missing API key: send "Authorization: Bearer <key>", "x-goog-api-key: <key>" or "?key=<key>".');
     const blockedMs = this.throttle.blockedForMs(address);
