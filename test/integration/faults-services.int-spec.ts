@@ -309,7 +309,11 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     expect(answers.every((a) => a.status === 200 || a.status === 503)).toBe(true);
     const ok = answers.filter((a) => a.status === 200).map((a) => a.headers.get('x-request-id') as string);
     expect(ok.length).toBeGreaterThanOrEqual(3);
-    const b = await books(tenantId, ok);
+    // A usage record is written just after its answer (deferred settlement): wait for the last ones.
+    const b = await waitUntil('the usage records of every 200', async () => {
+      const now = await books(tenantId, ok);
+      return ok.every((id) => now.usage.get(id)?.count === 1) && now.reserved === 0n ? now : undefined;
+    }, 10_000, 100);
     for (const id of ok) expect(b.usage.get(id)?.count).toBe(1);
     expect(b.reserved).toBe(0n);
     expect(gateway.running && worker.running).toBe(true);
