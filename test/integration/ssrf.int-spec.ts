@@ -156,6 +156,24 @@ describe('tenant image URLs are fetched by the gateway, public addresses only', 
       expect(images.connections).toBe(0);
     });
 
+    it('refuses an internal address given as a Gemini fileData fileUri on the Gemini-native route, nothing reserved or sent', async () => {
+      for (const fileUri of [`http://127.0.0.1:${internal.port}/x.png`, 'http://169.254.169.254/latest/meta-data/']) {
+        const res = await fetch(`${gw.url}/v1beta/models/gemini-2.5-flash:generateContent`, {
+          method: 'POST',
+          headers: { 'x-goog-api-key': tenant.key, 'content-type': 'application/json' },
+          body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'What is in this picture?' }, { fileData: { mimeType: 'image/png', fileUri } }] }] }),
+        });
+        const body = (await res.json()) as { error: { code: number; status: string; message: string } };
+        expect([res.status, body.error.code, body.error.status]).toEqual([400, 400, 'INVALID_ARGUMENT']);
+        expect(body.error.message).not.toContain('169.254');
+        expect(gw.sim.calls()).toEqual([]);
+        expect(internal.connections).toBe(0);
+        const row = await prisma.tenant.findUniqueOrThrow({ where: { id: tenant.tenantId } });
+        expect([row.reservedMicros, row.balanceMicros]).toEqual([0n, startingBalance]);
+        expect(await prisma.usageRecord.count({ where: { tenantId: tenant.tenantId } })).toBe(0);
+      }
+    });
+
     it('refuses a data URL that is not an accepted image', async () => {
       await expectRefused(askAbout(`data:image/svg+xml;base64,${Buffer.from('<svg/>').toString('base64')}`));
       await expectRefused(askAbout(`data:image/png;base64,${Buffer.from('<html></html>').toString('base64')}`));
