@@ -176,6 +176,29 @@ describe('POST /v1/images/generations through the openai SDK', () => {
     expect(await prisma.imageJob.count({ where: { tenantId: payer.tenantId } })).toBe(1);
   });
 
+  it('gives ten concurrent requests with one Idempotency-Key one job and one charge; another tenant’s same key is its own', async () => {
+    const payer = await gw.newTenant(5);
+    const other = await gw.newTenant(5);
+    const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const body = { model: 'google/imagen-4.0-fast-generate-001', prompt: 'A kite', response_format: 'b64_json' as const };
+    const headers = { 'Idempotency-Key': 'kite-order-7' };
+    const before = await balanceMicros(gw, payer.tenantId);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => client(payer.key).images.generate(body, { headers }).withResponse()));
+    const jobIds = new Set(answers.map((a) => a.response.headers.get('x-switchyard-job-id')));
+    expect(jobIds.size).toBe(1);
+    expect(new Set(answers.map((a) => a.data.data![0].b64_json)).size).toBe(1);
+    const theirs = await client(other.key).images.generate(body, { headers }).withResponse();
+    expect(jobIds.has(theirs.response.headers.get('x-switchyard-job-id'))).toBe(false);
+
+    expect(await prisma.imageJob.count({ where: { tenantId: payer.tenantId } })).toBe(1);
+    expect(await prisma.usageRecord.count({ where: { tenantId: payer.tenantId } })).toBe(1);
+    expect(await prisma.imageJob.count({ where: { tenantId: other.tenantId } })).toBe(1);
+    expect(gw.sim.calls({ provider: 'google' })).toHaveLength(2);
+    expect(before - (await balanceMicros(gw, payer.tenantId))).toBe(20_000n);
+    const t = await prisma.tenant.findUniqueOrThrow({ where: { id: payer.tenantId } });
+    expect(t.reservedMicros).toBe(0n);
+  });
+
   it('runs asynchronously on Prefer: respond-async and can be polled to completion', async () => {
     const res = await fetch(`${gw.url}/v1/images/generations`, {
       method: 'POST',
