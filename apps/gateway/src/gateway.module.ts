@@ -27,7 +27,7 @@ import { ChatModule } from './chat/chat.module';
 import { GeminiModule } from './gemini/gemini.module';
 import { UsageController } from './billing/usage.controller';
 import { HealthController } from './health/health.controller';
-import { ImageJobEvents } from './images/image-job-events';
+import { ImageJobEvents, listensToQueueEvents } from './images/image-job-events';
 import { ImagesModule } from './images/images.module';
 import { ModelsController } from './models/models.controller';
 
@@ -56,8 +56,8 @@ export class GatewayModule implements NestModule {
       controllers: [HealthController, AdminController, AdminBillingController, BalanceController, UsageController, ModelsController],
       providers: [
         { provide: APP_FILTER, useClass: EnvelopeExceptionFilter },
-        // A shared database means other processes may run the workers: their finished jobs arrive as queue events.
-        ...(config.databaseMode === 'postgres' ? [ImageJobEvents] : []),
+        // Other processes may run the workers: their finished jobs arrive as queue events.
+        ...(listensToQueueEvents(config) ? [ImageJobEvents] : []),
       ],
     };
   }

@@ -20,9 +20,11 @@ import {
   type ImageJobRecord,
   type ImageJobRecordRow,
   type ImageJobStatus,
+  withTimeout,
 } from '@app/queue';
 import { IMAGE_STORE, readImageObject, type ImageStore } from '@app/storage';
 import { IMAGE_RETRY_POLICY } from '@app/routing';
+import { listensToQueueEvents } from './image-job-events';
 
 /** How long an `Idempotency-Key` names its job. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
@@ -268,7 +270,7 @@ export class ImageGenerationService {
     // Listening for the whole wait, not only between reads, so a notice that comes during a read is not lost.
     const listener = this.completion.listen(jobId);
     try {
-      const pushed = this.config.WORKER_IN_PROCESS || this.config.databaseMode === 'postgres';
+      const pushed = this.config.WORKER_IN_PROCESS || listensToQueueEvents(this.config);
       let interval = pushed ? MAX_POLL_INTERVAL_MS : FIRST_POLL_INTERVAL_MS;
       let read = !queued;
       for (;;) {
@@ -379,18 +381,6 @@ export class ImageGenerationService {
    * worker does nothing for a finished job.
    */
   private async enqueue(jobId: string, tenantId: string): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const added = this.queue.add(GENERATE_IMAGES_JOB, { jobId, tenantId }, { jobId });
-    added.catch(() => undefined);
-    try {
-      await Promise.race([
-        added,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`the queue did not take the job within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(this.queue.add(GENERATE_IMAGES_JOB, { jobId, tenantId }, { jobId }), ENQUEUE_TIMEOUT_MS, 'the image queue');
   }
 }

@@ -1,6 +1,15 @@
 import { OnQueueEvent, QueueEventsHost, QueueEventsListener } from '@nestjs/bullmq';
 import { Logger } from '@nestjs/common';
+import type { AppConfig } from '@app/common';
 import { IMAGE_QUEUE, JobCompletionSignal } from '@app/queue';
+
+/**
+ * Whether the gateway listens to the image queue's events (`ImageJobEvents` is registered): on a shared Postgres,
+ * where gateways and workers can be separate processes. The embedded database is one process.
+ */
+export function listensToQueueEvents(config: AppConfig): boolean {
+  return config.databaseMode === 'postgres';
+}
 
 /**
  * Wakes the requests waiting for an image job that a worker in another process finished. BullMQ's queue events
@@ -8,9 +17,8 @@ import { IMAGE_QUEUE, JobCompletionSignal } from '@app/queue';
  * waiters through `JobCompletionSignal`, and a woken waiter reads the job's row. Polling the row stays as the
  * fallback for an event missed while the connection was down.
  *
- * Registered when the database is a shared Postgres, where gateways and workers can be separate processes
- * (`GatewayModule`). The embedded database is one process, whose in-process worker hands finished jobs over
- * directly.
+ * Registered by `GatewayModule` when `listensToQueueEvents`; on the embedded database the in-process worker
+ * hands finished jobs over directly.
  */
 @QueueEventsListener(IMAGE_QUEUE)
 export class ImageJobEvents extends QueueEventsHost {

@@ -94,7 +94,7 @@ export class PriceBook implements OnModuleInit {
       .finally(() => (this.refreshing = null));
   }
 
-  /** Waits for a reload in progress (tests, shutdown). */
+  /** Waits for a reload in progress (tests). */
   async settled(): Promise<void> {
     await this.refreshing;
   }

@@ -38,7 +38,7 @@ export class ImageInputInliner implements OnApplicationShutdown {
 
   /** Whether `inline` has anything to do for this request. */
   refersToImages(request: { messages: ChatMessage[] }): boolean {
-    return request.messages.some((m) => Array.isArray(m.content) && m.content.some((part) => part.type === 'image_url'));
+    return imageParts(request.messages).length > 0;
   }
 
   /**
