@@ -5,4 +5,4 @@ export * from './pg-database';
 export * from './prisma.service';
 export * from './database.module';
 export { Prisma } from './generated/prisma/client';
-export type { Tenant, ApiKey, Price, UsageRecord, LedgerEntry, ImageJob, StoredImage, Reservation } from './generated/prisma/client';
+export type { Tenant, ApiKey, Price, UsageRecord, LedgerEntry, ImageJob, StoredImage, Reservation, AdminAudit } from './generated/prisma/client';
