@@ -672,6 +672,20 @@ describe('upstream simulator', () => {
       expect(JSON.parse(res.text)).toEqual({ hello: 'world' });
     });
 
+    it('streams verbatim SSE events with status 200, and cuts them like a generated stream', async () => {
+      const error = { error: { message: 'bad', type: 'invalid_request_error', code: 400 } };
+      sim.script({ provider: 'openai', events: [error, '[DONE]'] });
+      const res = await post(chatUrl(), { ...chat, stream: true }, auth);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toContain('text/event-stream');
+      expect(parseSse(res.text).map((e) => e.data)).toEqual([JSON.stringify(error), '[DONE]']);
+      expect(sim.calls()[0]).toMatchObject({ status: 200, chunksSent: 2 });
+
+      sim.script({ provider: 'openai', events: [{ n: 1 }, { n: 2 }, { n: 3 }], streamErrorAfterChunks: 1 });
+      const cut = parseSse((await post(chatUrl(), { ...chat, stream: true }, auth)).text);
+      expect(cut.map((e) => e.data)).toEqual([JSON.stringify({ n: 1 }), expect.stringContaining('"type":"server_error"')]);
+    });
+
     it('is scripted and read over the /_sim HTTP API', async () => {
       const scripted = await post(`${sim.url}/_sim/rules`, { provider: 'deepseek', status: 503 }, {});
       expect(scripted.status).toBe(201);

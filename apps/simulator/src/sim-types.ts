@@ -29,6 +29,11 @@ export interface SimRule {
   headers?: Record<string, string>;
   /** answer with this JSON verbatim (status defaults to 200) */
   body?: unknown;
+  /**
+   * answer with a 200 stream of these SSE `data:` events verbatim (objects as JSON, strings as written, e.g.
+   * `[DONE]`), whatever the provider; the stream faults below apply to them as to a generated stream
+   */
+  events?: unknown[];
   /** wait this long before the first byte */
   delayMs?: number;
   /** streams: send this many chunks, then hang until the client goes away; non-streams: send headers, then hang */

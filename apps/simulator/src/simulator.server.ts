@@ -11,7 +11,7 @@ import { RequestLifetime, sleep, waitForEnd } from './http/abortable';
 import { boundaryOf, parseMultipart } from './http/multipart';
 import { isRecord, type Handler, type HandlerContext, type SimResponse, type StreamResponse } from './http/sim-response';
 import { handleAnthropic } from './providers/anthropic.handler';
-import { authErrorResponse, errorResponse } from './providers/error-envelopes';
+import { authErrorResponse, errorBody, errorResponse } from './providers/error-envelopes';
 import { geminiModelFromPath, handleGemini } from './providers/gemini.handler';
 import { handleOpenAiChat } from './providers/openai-chat.handler';
 import { handleOpenAiImageEdit, handleOpenAiImageGeneration, handleXaiImageGeneration } from './providers/openai-images.handler';
@@ -69,6 +69,17 @@ const REQUEST_ID_HEADER: Record<SimProvider, string> = {
   anthropic: 'request-id',
   google: 'x-goog-request-id',
 };
+
+/** A scripted stream (`SimRule.events`): one `data:` event per item, objects as JSON, strings as written. */
+function verbatimStream(provider: SimProvider, events: unknown[]): StreamResponse {
+  return {
+    kind: 'stream',
+    contentType: 'text/event-stream; charset=utf-8',
+    frames: events.map((e) => `data: ${typeof e === 'string' ? e : JSON.stringify(e)}\n\n`),
+    terminatorFrames: events[events.length - 1] === '[DONE]' ? 1 : 0,
+    errorFrame: () => `data: ${JSON.stringify(errorBody(provider, 500))}\n\n`,
+  };
+}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -242,6 +253,7 @@ export class SimulatorServer {
       return;
     }
     if (rule?.body !== undefined) return this.send(res, call, { kind: 'json', status: rule.status ?? 200, body: rule.body, headers: rule.headers }, rule, life, reset);
+    if (Array.isArray(rule?.events)) return this.send(res, call, verbatimStream(provider, rule.events), rule, life, reset);
     if (rule?.status !== undefined && rule.status >= 400) {
       return this.send(res, call, errorResponse(provider, rule.status, { headers: rule.headers }), rule, life, reset);
     }
