@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Global, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import Redis from 'ioredis';
-import { ApiError, ConfigModule, loadConfig } from '@app/common';
+import { ApiError, CommonModule, ConfigModule, loadConfig } from '@app/common';
 import { findMigrationsDir, loadMigrations, PgDatabase, PGliteDatabase, PrismaService, runMigrations, type SqlDatabase } from '@app/database';
 import {
   createRateLimiter,
@@ -177,7 +177,7 @@ describe('RateLimitModule', () => {
 
   it('provides a RateLimiter on Redis that opens its own connection and closes it on shutdown', async () => {
     const cfg = config({ REDIS_URL, QUEUE_PREFIX: `${PREFIX}-module` });
-    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(cfg), NoDatabaseModule, RateLimitModule] }).compile();
+    const moduleRef = await Test.createTestingModule({ imports: [ConfigModule.forRoot(cfg), CommonModule, NoDatabaseModule, RateLimitModule] }).compile();
     const app = moduleRef.createNestApplication({ logger: false });
     await app.init();
     const redis = new Redis(REDIS_URL);
@@ -282,10 +282,11 @@ describe('rate limits when Redis fails', () => {
         expect(ms).toBeLessThan(1000);
       }
 
-      // back (empty): the limiter reconnects by itself
+      // back (empty): the limiter reconnects by itself; its circuit, open after the three failures above,
+      // asks Redis again every RATE_LIMIT_BREAKER_OPEN_MS
       await server.start();
       let back: RateLimitDecision | null = null;
-      for (let i = 0; i < 50 && !back; i++) {
+      for (let i = 0; i < 100 && !back; i++) {
         back = await limiter.enforce(key).catch(() => null);
         if (!back) await new Promise((r) => setTimeout(r, 100));
       }

@@ -128,7 +128,7 @@ describe('DeferredSettlements', () => {
     await settlements.settle(reservation, input);
     const started = Date.now();
     await settlements.flush('another-tenant', 5_000);
-    expect(Date.now() - started).toBeLessThan(200);
+    expect(Date.now() - started).toBeLessThan(2_000); // not the 5 s it was allowed
     await settlements.flush('t-1', 300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(settlements.inFlight).toBe(1);

@@ -1,5 +1,5 @@
 import { Global, Logger, Module } from '@nestjs/common';
-import { AppConfig } from '@app/common';
+import { AppConfig, MetricsService } from '@app/common';
 import { PrismaService } from '@app/database';
 import { DatabaseRateLimitBackend } from './database-rate-limit.backend';
 import { RedisRateLimitBackend } from './redis-rate-limit.backend';
@@ -26,8 +26,8 @@ export function createRateLimiter(config: AppConfig, prisma: PrismaService, opti
   return new RateLimiter(backend, options);
 }
 
-async function rateLimiterFactory(config: AppConfig, prisma: PrismaService): Promise<RateLimiter> {
-  const limiter = createRateLimiter(config, prisma);
+async function rateLimiterFactory(config: AppConfig, prisma: PrismaService, metrics: MetricsService): Promise<RateLimiter> {
+  const limiter = createRateLimiter(config, prisma, { onCircuitChange: (open) => metrics.rateLimitBreakerOpen.set(open ? 1 : 0) });
   if (limiter.backend instanceof RedisRateLimitBackend && !(await limiter.backend.waitUntilReady(REDIS_READY_WAIT_MS))) {
     new Logger(RateLimiter.name).warn('Redis for rate limits is not reachable yet; rate-limited requests answer 503 until it is');
   }
@@ -35,10 +35,13 @@ async function rateLimiterFactory(config: AppConfig, prisma: PrismaService): Pro
   return limiter;
 }
 
-/** Provides `RateLimiter`; needs the global AppConfig and PrismaService (ConfigModule, DatabaseModule). */
+/**
+ * Provides `RateLimiter`; needs the global AppConfig, PrismaService and MetricsService (ConfigModule,
+ * DatabaseModule, CommonModule). Its circuit's state is the `switchyard_rate_limit_breaker_open` gauge.
+ */
 @Global()
 @Module({
-  providers: [{ provide: RateLimiter, inject: [AppConfig, PrismaService], useFactory: rateLimiterFactory }],
+  providers: [{ provide: RateLimiter, inject: [AppConfig, PrismaService, MetricsService], useFactory: rateLimiterFactory }],
   exports: [RateLimiter],
 })
 export class RateLimitModule {}

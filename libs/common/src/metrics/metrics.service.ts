@@ -24,6 +24,17 @@ export class MetricsService {
     labelNames: ['provider', 'kind'] as const,
     registers: [this.registry],
   });
+  readonly modelCooldowns = new Counter({
+    name: 'switchyard_model_cooldowns_total',
+    help: 'Times a model was put in cooldown (passed over in fallback chains) after consecutive upstream failures',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimitBreakerOpen = new Gauge({
+    name: 'switchyard_rate_limit_breaker_open',
+    help: '1 while the rate limiter answers 503 without asking its backend (Redis or the database) after consecutive failures, else 0',
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'switchyard_queue_jobs',
     help: 'Jobs per queue and state',
