@@ -96,6 +96,92 @@ describe('chat streams when something breaks', () => {
     expect(usage.model).toBe('qwen/qwen-turbo');
   });
 
+  describe('an error event inside a 200 stream before any content (the vLLM/sglang shape)', () => {
+    /** every `delta.content` the tenant received, joined */
+    const contentOf = (events: string[]): string =>
+      events
+        .filter((e) => e !== '[DONE]')
+        .map((e) => JSON.parse(e) as { choices?: { delta?: { content?: string | null } }[] })
+        .flatMap((chunk) => chunk.choices ?? [])
+        .map((c) => c.delta?.content ?? '')
+        .join('');
+
+    it('a 4xx inside: the tenant gets a 400 error, no assistant text, no retry or fallback, and nothing is billed', async () => {
+      const message = 'bad request: prompt-marker-f10 is not a valid field';
+      gw.sim.script({ provider: 'openai', times: -1, events: [{ error: { message, type: 'invalid_request_error', code: 400 } }, '[DONE]'] });
+      const res = await stream({ models: ['qwen/qwen-turbo'] });
+      const text = await res.text();
+      expect({ status: res.status, type: res.headers.get('content-type') }).toEqual({ status: 400, type: expect.stringContaining('application/json') });
+      expect(JSON.parse(text).error).toMatchObject({ type: 'invalid_request_error', code: 'upstream_invalid_request' });
+      expect(text).not.toContain('"delta"');
+      // the tenant's request is the problem: another attempt or model cannot help
+      expect(gw.sim.calls({ provider: 'openai' })).toHaveLength(1);
+      expect(gw.sim.calls({ provider: 'qwen' })).toHaveLength(0);
+
+      const record = await waitFor(() => prisma.usageRecord.findUnique({ where: { id: res.headers.get('x-request-id') as string } }).then((r) => r ?? undefined));
+      expect(record).toMatchObject({ status: 'failed', costMicros: 0n });
+      const key = await prisma.apiKey.findUniqueOrThrow({ where: { id: tenant.keyId } });
+      expect(key.reservedMicros).toBe(0n);
+
+      // the official SDK sees the same refusal as an error, not as a stream of text
+      await expect(client.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: hello, stream: true })).rejects.toMatchObject({ status: 400 });
+    });
+
+    it('a 5xx inside: the gateway falls back, and the tenant sees one clean stream from the next model', async () => {
+      const message = 'internal failure: worker-marker-f10 crashed';
+      gw.sim.script({ provider: 'openai', times: -1, events: [{ error: { message, type: 'InternalServerError', code: 500 } }, '[DONE]'] });
+      const res = await stream({ models: ['qwen/qwen-turbo'], stream_options: { include_usage: true } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-switchyard-fallback-level')).toBe('1');
+      expect(res.headers.get('x-switchyard-fallback-model')).toBe('qwen/qwen-turbo');
+      const events = await readEvents(res);
+      expect(events[events.length - 1]).toBe('[DONE]');
+      const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as { model: string; error?: unknown });
+      expect(chunks.filter((c) => c.error !== undefined)).toEqual([]);
+      for (const chunk of chunks) expect(chunk.model).toBe('qwen/qwen-turbo');
+      const content = contentOf(events);
+      expect(content.length).toBeGreaterThan(0);
+      expect(events.join('\n')).not.toContain('worker-marker-f10');
+      // every attempt on the failing model was made before the first byte reached the tenant
+      expect(gw.sim.calls({ provider: 'openai' }).length).toBeGreaterThanOrEqual(1);
+      expect(gw.sim.calls({ provider: 'qwen' })).toHaveLength(1);
+
+      const record = await waitFor(() => prisma.usageRecord.findUnique({ where: { id: res.headers.get('x-request-id') as string } }).then((r) => r ?? undefined));
+      expect(record).toMatchObject({ status: 'succeeded', servedModel: 'qwen/qwen-turbo', fallbackLevel: 1 });
+      expect(record.costMicros).toBeGreaterThan(0n);
+    });
+
+    it('a 5xx after a role-only chunk, still before any content: the gateway falls back all the same', async () => {
+      // vLLM sends the assistant role (empty content) with the first engine output; an error processing that output
+      // follows it, before any text
+      const role = { id: 'chatcmpl-f10', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'gpt-4o-mini', choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] };
+      const message = 'internal failure: worker-marker-f10 crashed';
+      gw.sim.script({ provider: 'openai', times: -1, events: [role, { error: { message, type: 'InternalServerError', code: 500 } }, '[DONE]'] });
+      const res = await stream({ models: ['qwen/qwen-turbo'] });
+      expect(res.status).toBe(200);
+      const events = await readEvents(res);
+      expect(events.join('\n')).not.toContain('worker-marker-f10');
+      expect({ served: res.headers.get('x-switchyard-fallback-model'), fallbackCalls: gw.sim.calls({ provider: 'qwen' }).length, last: events[events.length - 1] }).toEqual({
+        served: 'qwen/qwen-turbo',
+        fallbackCalls: 1,
+        last: '[DONE]',
+      });
+      expect(events.slice(0, -1).map((e) => JSON.parse(e) as { error?: unknown }).filter((c) => c.error !== undefined)).toEqual([]);
+      expect(contentOf(events).length).toBeGreaterThan(0);
+    });
+
+    it('a 5xx inside on the only model: an error, never the error text as assistant content', async () => {
+      const message = 'internal failure: worker-marker-f10 crashed';
+      gw.sim.script({ provider: 'openai', times: -1, events: [{ error: { message, type: 'InternalServerError', code: 500 } }, '[DONE]'] });
+      const res = await stream({});
+      const text = await res.text();
+      expect(res.status).toBe(502);
+      expect(JSON.parse(text).error).toMatchObject({ type: 'server_error', code: 'upstream_error' });
+      expect(text).not.toContain('"delta"');
+      expect(text).not.toContain('worker-marker-f10');
+    });
+  });
+
   it('cancels the upstream when the tenant disconnects, bills the partial output, and holds nothing', async () => {
     const before = await prisma.tenant.findUniqueOrThrow({ where: { id: tenant.tenantId } });
     gw.sim.script({ provider: 'openai', stallAfterChunks: 3 });

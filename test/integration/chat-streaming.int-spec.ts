@@ -1,4 +1,6 @@
 import { request } from 'node:http';
+import { PrismaService } from '@app/database';
+import { realPostgresUrl } from '../support/databases';
 import { startGateway, type TestGateway } from '../support/gateway';
 
 jest.setTimeout(60_000);
@@ -25,11 +27,34 @@ function postTimed(url: string, key: string, body: unknown): Promise<{ status: n
   });
 }
 
+/** A stream read as it arrives: `firstEvent` settles with the first `data:` event, `done` with everything. */
+function openStream(url: string, key: string, body: unknown): { firstEvent: Promise<void>; done: Promise<{ status: number; id: string; events: string[] }> } {
+  let seen!: () => void;
+  const firstEvent = new Promise<void>((resolve) => (seen = resolve));
+  const done = fetch(`${url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  }).then(async (res) => {
+    let text = '';
+    const decoder = new TextDecoder();
+    for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(piece, { stream: true });
+      if (text.includes('data: ')) seen();
+    }
+    seen();
+    const events = text.split('\n\n').map((e) => e.trim()).filter((e) => e.startsWith('data: ')).map((e) => e.slice('data: '.length));
+    return { status: res.status, id: res.headers.get('x-request-id') as string, events };
+  });
+  return { firstEvent, done };
+}
+
 describe('chat streaming on the wire', () => {
   let gw: TestGateway;
   let key: string;
   beforeAll(async () => {
-    gw = await startGateway();
+    // a short key cache, as a deployment may configure it: revocations elsewhere take effect within it
+    gw = await startGateway({ KEY_CACHE_TTL_MS: '1000' });
     ({ key } = await gw.newTenant(5));
   });
   afterAll(async () => gw?.close());
@@ -60,6 +85,89 @@ describe('chat streaming on the wire', () => {
       expect(event.startsWith('data: ')).toBe(true);
       const payload = event.slice(6);
       if (payload !== '[DONE]') expect(JSON.parse(payload).object).toBe('chat.completion.chunk');
+    }
+  });
+
+  it('a key revoked while 10 of its streams are in flight: the streams finish, new requests get 401, every stream is billed', async () => {
+    const prisma = gw.app.get(PrismaService);
+    const tenant = await gw.newTenant(5);
+    // A replica that has served the key, to see the revocation made on the other one (one shared database).
+    const other = realPostgresUrl ? await startGateway({ DATABASE_URL: gw.config.DATABASE_URL as string, QUEUE_PREFIX: gw.config.QUEUE_PREFIX, KEY_CACHE_TTL_MS: '1000' }) : undefined;
+    try {
+      const body = { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Tell me a story.' }], stream: true, stream_options: { include_usage: true } };
+      // 8 content chunks and the closing events, 250 ms apart: each stream lasts over 2 s
+      gw.sim.script({ provider: 'openai', chunkDelayMs: 250, times: 10 });
+      const streams = Array.from({ length: 10 }, () => openStream(gw.url, tenant.key, body));
+      await Promise.all(streams.map((s) => s.firstEvent));
+      if (other) {
+        const seen = await fetch(`${other.url}/v1/balance`, { headers: { authorization: `Bearer ${tenant.key}` } });
+        expect(seen.status).toBe(200);
+      }
+
+      const revokedAt = Date.now();
+      expect((await gw.admin(`/admin/keys/${tenant.keyId}`, { method: 'DELETE' })).status).toBe(204);
+      // all ten were still streaming when the key was revoked
+      const calls = gw.sim.calls({ provider: 'openai' });
+      expect(calls).toHaveLength(10);
+      for (const c of calls) expect(c.finishedAt).toBeUndefined();
+
+      // New requests on the replica that revoked the key: refused at once, before any upstream call.
+      const fresh = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          fetch(`${gw.url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
+            body: JSON.stringify(i % 2 === 0 ? body : { ...body, stream: false }),
+          }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error: { type: string; code: string } } })),
+        ),
+      );
+      for (const r of fresh) {
+        expect(r.status).toBe(401);
+        expect(r.body.error).toMatchObject({ type: 'authentication_error', code: 'invalid_api_key' });
+      }
+      expect(gw.sim.calls({ provider: 'openai' })).toHaveLength(10);
+
+      // Another replica, which had the key cached, refuses it within KEY_CACHE_TTL_MS of the revocation.
+      if (other) {
+        let refusedAt: number | undefined;
+        while (refusedAt === undefined && Date.now() - revokedAt < 5_000) {
+          const r = await fetch(`${other.url}/v1/balance`, { headers: { authorization: `Bearer ${tenant.key}` } });
+          await r.arrayBuffer();
+          if (r.status === 401) refusedAt = Date.now();
+          else await new Promise((res) => setTimeout(res, 50));
+        }
+        expect(refusedAt).toBeDefined();
+        expect((refusedAt as number) - revokedAt).toBeLessThanOrEqual(other.config.KEY_CACHE_TTL_MS + 250);
+      }
+
+      // The in-flight policy: a request is authorised when it arrives; a stream admitted before the revocation
+      // runs to its normal end ([DONE]), with no error event and nothing cut.
+      const finished = await Promise.all(streams.map((s) => s.done));
+      for (const f of finished) {
+        expect(f.status).toBe(200);
+        expect(f.events[f.events.length - 1]).toBe('[DONE]');
+        const chunks = f.events.slice(0, -1).map((e) => JSON.parse(e) as { error?: unknown; choices: { finish_reason: string | null }[]; usage?: unknown });
+        expect(chunks.filter((c) => c.error !== undefined)).toEqual([]);
+        expect(chunks.some((c) => c.choices.some((choice) => choice.finish_reason === 'stop'))).toBe(true);
+        expect(chunks[chunks.length - 1].usage).toBeDefined();
+      }
+      for (const c of gw.sim.calls({ provider: 'openai' })) expect(c.aborted).toBe(false);
+
+      // Each in-flight stream has its usage record, settled in full; nothing stays held; the refusals left none.
+      await gw.settled();
+      const records = await prisma.usageRecord.findMany({ where: { tenantId: tenant.tenantId } });
+      expect(records.map((r) => r.id).sort()).toEqual(finished.map((f) => f.id).sort());
+      for (const r of records) {
+        expect(r).toMatchObject({ status: 'succeeded', apiKeyId: tenant.keyId });
+        expect(r.costMicros).toBeGreaterThan(0n);
+      }
+      const k = await prisma.apiKey.findUniqueOrThrow({ where: { id: tenant.keyId } });
+      expect(k.revokedAt).not.toBeNull();
+      expect(k.reservedMicros).toBe(0n);
+      expect(k.spentMicros).toBe(records.reduce((a, r) => a + r.costMicros, 0n));
+      expect(await prisma.reservation.count({ where: { apiKeyId: tenant.keyId } })).toBe(0);
+    } finally {
+      await other?.close();
     }
   });
 

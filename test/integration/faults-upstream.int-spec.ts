@@ -185,6 +185,8 @@ describe('upstream faults', () => {
       CHAT_IDLE_TIMEOUT_MS: String(TIMEOUT_MS),
       IMAGE_ATTEMPT_TIMEOUT_MS: String(TIMEOUT_MS),
       IMAGE_SYNC_TIMEOUT_MS: '30000',
+      // Each row is one request's retry and fallback on its own; cooldowns (state across requests) have theirs below.
+      MODEL_COOLDOWN_FAILURES: '0',
     });
     prisma = gw.app.get(PrismaService);
     tenant = await gw.newTenant(100);
@@ -263,6 +265,31 @@ describe('upstream faults', () => {
     });
   });
 
+  it('the usage record lists every upstream attempt in order: model, level, outcome, error kind and status', async () => {
+    gw.sim.script({ provider: 'openai', status: 500, times: 1 });
+    const retried = await post('/v1/chat/completions', { model: 'openai/gpt-4o-mini', messages: hello });
+    expect(retried.res.status).toBe(200);
+    gw.sim.script({ provider: 'xai', status: 503, times: 2 });
+    const image = await post('/v1/images/generations', { model: 'grok/grok-imagine-image', prompt: 'A harbour', ...IMAGE_FALLBACK });
+    expect(image.res.status).toBe(200);
+    await gw.settled();
+    const log = async (id: string) => {
+      const res = await fetch(`${gw.url}/v1/usage/${id}`, { headers: { authorization: `Bearer ${tenant.key}` } });
+      const body = (await res.json()) as { attempts: number; attempt_log: Record<string, unknown>[] };
+      expect(body.attempts).toBe(body.attempt_log.length);
+      return body.attempt_log.map(({ duration_ms, ...rest }) => (expect(duration_ms).toEqual(expect.any(Number)), rest));
+    };
+    expect(await log(retried.res.headers.get('x-request-id') as string)).toEqual([
+      { model: 'openai/gpt-4o-mini', level: 0, attempt: 1, outcome: 'error', error_kind: 'upstream_server', upstream_status: 500 },
+      { model: 'openai/gpt-4o-mini', level: 0, attempt: 2, outcome: 'success', error_kind: null, upstream_status: null },
+    ]);
+    expect(await log(image.res.headers.get('x-switchyard-job-id') as string)).toEqual([
+      { model: 'grok/grok-imagine-image', level: 0, attempt: 1, outcome: 'error', error_kind: 'upstream_server', upstream_status: 503 },
+      { model: 'grok/grok-imagine-image', level: 0, attempt: 2, outcome: 'error', error_kind: 'upstream_server', upstream_status: 503 },
+      { model: 'google/imagen-4.0-fast-generate-001', level: 1, attempt: 1, outcome: 'success', error_kind: null, upstream_status: null },
+    ]);
+  });
+
   it('tenant disconnects from 50 parallel streams: every upstream call cancelled within 1 s, each billed for its part, nothing held', async () => {
     const streams = 50;
     gw.sim.script({ provider: 'openai', stallAfterChunks: 3, times: streams });
@@ -312,5 +339,93 @@ describe('upstream faults', () => {
     expect(await prisma.reservation.count({ where: { tenantId: tenant.tenantId } })).toBe(0);
     const t = await prisma.tenant.findUniqueOrThrow({ where: { id: tenant.tenantId } });
     expect(t.reservedMicros).toBe(0n);
+  });
+});
+
+describe('a model whose upstream keeps failing (cooldown)', () => {
+  const COOLDOWN_MS = 2_000;
+  let gw: TestGateway;
+  let tenant: { key: string };
+  beforeAll(async () => {
+    gw = await startGateway({ MODEL_COOLDOWN_FAILURES: '2', MODEL_COOLDOWN_MS: String(COOLDOWN_MS), IMAGE_SYNC_TIMEOUT_MS: '30000' });
+    tenant = await gw.newTenant(100);
+  });
+  afterAll(async () => gw?.close());
+  beforeEach(() => gw.sim.reset());
+
+  const post = async (path: string, body: Record<string, unknown>) => {
+    const res = await fetch(`${gw.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, level: res.headers.get('x-switchyard-fallback-level'), text: await res.text(), id: res.headers.get('x-request-id') as string };
+  };
+  const cooldownsCounted = async (model: string) => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`switchyard_model_cooldowns_total{model="${model}"}`));
+    return line ? Number(line.split(' ').pop()) : 0;
+  };
+
+  it('chat: after two failures in a row the model is passed over for the cooldown, billed at the fallback, then tried again', async () => {
+    gw.sim.script({ provider: 'openai', status: 503, times: -1 });
+    const chain = { model: 'openai/gpt-4o-mini', messages: hello, models: ['deepseek/deepseek-chat'] };
+
+    // Two attempts (a retry) on the primary, both 503: the request falls back, and the primary cools down.
+    const first = await post('/v1/chat/completions', chain);
+    expect([first.status, first.level]).toEqual([200, '1']);
+    expect(gw.sim.calls({ provider: 'openai' })).toHaveLength(2);
+    expect(await cooldownsCounted('openai/gpt-4o-mini')).toBe(1);
+
+    // While it cools down, plain and streamed requests go straight to the fallback: no call to the primary.
+    const second = await post('/v1/chat/completions', chain);
+    const streamed = await post('/v1/chat/completions', { ...chain, stream: true });
+    expect([second.status, second.level, streamed.status, streamed.level]).toEqual([200, '1', 200, '1']);
+    expect(streamed.text.trim().endsWith('data: [DONE]')).toBe(true);
+    expect(gw.sim.calls({ provider: 'openai' })).toHaveLength(2);
+    expect(gw.sim.calls({ provider: 'deepseek' })).toHaveLength(3);
+    await gw.settled();
+    const records = await gw.app.get(PrismaService).usageRecord.findMany({ where: { id: { in: [second.id, streamed.id] } } });
+    expect(records.map((r) => [r.servedModel, r.provider, r.fallbackLevel, r.status])).toEqual([
+      ['deepseek/deepseek-chat', 'deepseek', 1, 'succeeded'],
+      ['deepseek/deepseek-chat', 'deepseek', 1, 'succeeded'],
+    ]);
+
+    // A chain with nothing else to try still tries the model (a doubtful attempt beats a certain error).
+    const alone = await post('/v1/chat/completions', { model: 'openai/gpt-4o-mini', messages: hello });
+    expect(alone.status).toBe(502);
+    expect(gw.sim.calls({ provider: 'openai' })).toHaveLength(4);
+
+    // Once the cooldown is over and the upstream has recovered, the primary serves again.
+    gw.sim.reset();
+    await new Promise((r) => setTimeout(r, COOLDOWN_MS + 100));
+    const recovered = await post('/v1/chat/completions', chain);
+    expect([recovered.status, recovered.level]).toEqual([200, '0']);
+    expect(gw.sim.calls({ provider: 'openai' })).toHaveLength(1);
+    expect(gw.sim.calls({ provider: 'deepseek' })).toHaveLength(0);
+    expect(await cooldownsCounted('openai/gpt-4o-mini')).toBe(1);
+  });
+
+  it('chat: errors the tenant caused (400) never cool a model down', async () => {
+    gw.sim.script({ provider: 'xai', status: 400, times: 3 });
+    const chain = { model: 'grok/grok-4.7', messages: hello, models: ['deepseek/deepseek-chat'] };
+    for (let i = 0; i < 3; i++) expect((await post('/v1/chat/completions', chain)).status).toBe(400);
+    const next = await post('/v1/chat/completions', chain);
+    expect([next.status, next.level]).toEqual([200, '0']);
+    expect(gw.sim.calls({ provider: 'xai' })).toHaveLength(4);
+    expect(await cooldownsCounted('grok/grok-4.7')).toBe(0);
+  });
+
+  it('images: the queue worker passes a cooling model over the same way', async () => {
+    gw.sim.script({ provider: 'xai', status: 500, times: -1 });
+    const body = { model: 'grok/grok-imagine-image', prompt: 'A lighthouse', models: ['google/imagen-4.0-fast-generate-001'] };
+    const first = await post('/v1/images/generations', body);
+    expect(first.status).toBe(200);
+    expect(gw.sim.calls({ provider: 'xai' })).toHaveLength(2);
+    const second = await post('/v1/images/generations', body);
+    expect(second.status).toBe(200);
+    expect(gw.sim.calls({ provider: 'xai' })).toHaveLength(2);
+    expect(gw.sim.calls({ provider: 'google' })).toHaveLength(2);
+    expect(await cooldownsCounted('grok/grok-imagine-image')).toBe(1);
   });
 });

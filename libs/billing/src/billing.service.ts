@@ -33,6 +33,41 @@ export interface SettleInput {
   priceId: string | null;
   estimated?: boolean;
   error?: string | null;
+  /** the id the client gave the request (`X-Client-Request-Id` / `X-Request-Id`), for correlation only */
+  clientRequestId?: string | null;
+  /** every upstream attempt, in order (the fallback executor's records) */
+  attemptLog?: readonly UsageAttempt[];
+}
+
+/** One upstream attempt as the usage record keeps it. */
+export interface UsageAttempt {
+  /** public model id */
+  model: string;
+  /** index in the chain, 0 = the model asked for */
+  level: number;
+  /** 1-based attempt number on this model */
+  attempt: number;
+  outcome: 'success' | 'error';
+  /** how it failed (`upstream_server`, `timeout`, `rate_limit`, ...) */
+  errorKind?: string;
+  /** the upstream's HTTP status, when it answered with one */
+  status?: number;
+  durationMs: number;
+}
+
+function attemptLogJson(log: readonly UsageAttempt[] | undefined): string {
+  if (!log || log.length === 0) return '[]';
+  return JSON.stringify(
+    log.map((a) => ({
+      model: a.model,
+      level: a.level,
+      attempt: a.attempt,
+      outcome: a.outcome,
+      error_kind: a.errorKind ?? null,
+      upstream_status: a.status ?? null,
+      duration_ms: Math.round(a.durationMs),
+    })),
+  );
 }
 
 function insufficient(message: string, code: string): ApiError {
@@ -89,9 +124,11 @@ function settleRow(reservation: Payer & { id: string }, input: SettleInput): unk
     u?.images ?? 0,
     input.estimated ?? false,
     input.error ?? null,
+    input.clientRequestId ?? null,
+    attemptLogJson(input.attemptLog),
   ];
 }
-const SETTLE_COLUMNS = 23;
+const SETTLE_COLUMNS = 25;
 
 /**
  * Settlement of one or more requests of one tenant in one statement: per request the usage record, the
@@ -103,15 +140,15 @@ const SETTLE_SQL = `
   WITH i AS (
     SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
                          $9::int[], $10::text[], $11::int[], $12::bigint[], $13::uuid[], $14::jsonb[], $15::int[], $16::int[],
-                         $17::int[], $18::int[], $19::int[], $20::int[], $21::int[], $22::boolean[], $23::text[])
+                         $17::int[], $18::int[], $19::int[], $20::int[], $21::int[], $22::boolean[], $23::text[], $24::text[], $25::jsonb[])
       AS x(id, tenant_id, api_key_id, endpoint, requested_model, served_model, provider, fallback_level, attempts, status,
            latency_ms, cost_micros, price_id, lines, input_tokens, cached_tokens, output_tokens, reasoning_tokens,
-           image_input_tokens, image_output_tokens, images, estimated, error)
+           image_input_tokens, image_output_tokens, images, estimated, error, client_request_id, attempt_log)
   ), u AS (
     INSERT INTO usage_records (
       id, tenant_id, api_key_id, endpoint, requested_model, served_model, provider, fallback_level, attempts,
       status, latency_ms, cost_micros, price_id, lines, input_tokens, cached_tokens, output_tokens,
-      reasoning_tokens, image_input_tokens, image_output_tokens, images, estimated, error)
+      reasoning_tokens, image_input_tokens, image_output_tokens, images, estimated, error, client_request_id, attempt_log)
     SELECT * FROM i
     ON CONFLICT (id) DO NOTHING
     RETURNING id, tenant_id, api_key_id, cost_micros

@@ -60,6 +60,8 @@ export function usageRecordView(u: UsageRecord) {
     price_id: u.priceId,
     lines: u.lines,
     error: u.error,
+    client_request_id: u.clientRequestId,
+    attempt_log: u.attemptLog,
   };
 }
 
@@ -132,13 +134,13 @@ export class UsageService {
       orderBy: { createdAt: 'asc' },
       take: 100_000,
     });
-    const header = 'id,created_at,api_key_id,endpoint,requested_model,served_model,provider,fallback_level,attempts,status,latency_ms,input_tokens,cached_input_tokens,output_tokens,reasoning_tokens,image_input_tokens,image_output_tokens,images,cost_usd';
+    const header = 'id,created_at,api_key_id,endpoint,requested_model,served_model,provider,fallback_level,attempts,status,latency_ms,input_tokens,cached_input_tokens,output_tokens,reasoning_tokens,image_input_tokens,image_output_tokens,images,cost_usd,client_request_id';
     const esc = (v: unknown) => {
       const s = v === null || v === undefined ? '' : String(v);
       return /[",\n\r]/.test(s) || /^[=+\-@]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
     };
     const lines = records.map((u) =>
-      [u.id, u.createdAt.toISOString(), u.apiKeyId, u.endpoint, u.requestedModel, u.servedModel, u.provider, u.fallbackLevel, u.attempts, u.status, u.latencyMs, u.inputTokens, u.cachedTokens, u.outputTokens, u.reasoningTokens, u.imageInputTokens, u.imageOutputTokens, u.images, formatUsd(u.costMicros)]
+      [u.id, u.createdAt.toISOString(), u.apiKeyId, u.endpoint, u.requestedModel, u.servedModel, u.provider, u.fallbackLevel, u.attempts, u.status, u.latencyMs, u.inputTokens, u.cachedTokens, u.outputTokens, u.reasoningTokens, u.imageInputTokens, u.imageOutputTokens, u.images, formatUsd(u.costMicros), u.clientRequestId]
         .map(esc)
         .join(','),
     );

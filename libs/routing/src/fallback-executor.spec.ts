@@ -302,6 +302,62 @@ describe('runWithFallback', () => {
   it('refuses an empty chain', async () => {
     await expect(runWithFallback([], async () => 'x')).rejects.toThrow(RangeError);
   });
+
+  describe('models passed over (cooling down)', () => {
+    it('skips a model without an attempt while a later model of the chain is available', async () => {
+      const clock = new FakeClock();
+      const passed: string[] = [];
+      const fallbacks: string[] = [];
+      const { attempt, calls } = scripted(clock, { 'google/b': [{ ok: 'from b' }] });
+      const out = await runWithFallback(
+        [A, B, C],
+        attempt,
+        DEFAULT_RETRY_POLICY,
+        hooksFor(clock, {
+          passOver: (m) => m === A,
+          onPassOver: (m, level) => passed.push(`${m.id}@${level}`),
+          onFallback: (from, to, level) => fallbacks.push(`${from.id}->${to.id}@${level}`),
+        }),
+      );
+      expect(calls).toEqual(['google/b#1@1']);
+      expect(out).toMatchObject({ result: 'from b', model: B, level: 1 });
+      expect(out.attempts).toHaveLength(1);
+      expect(passed).toEqual(['openai/a@0']);
+      expect(fallbacks).toEqual(['openai/a->google/b@1']);
+    });
+
+    it('tries a skipped model never, but the last available one like any other (retries, then the chain ends)', async () => {
+      const clock = new FakeClock();
+      const { attempt, calls } = scripted(clock, { 'xai/c': [{ fail: upstream('upstream_server') }, { fail: upstream('upstream_server') }] });
+      const error = await rejectionOf(runWithFallback([A, B, C], attempt, DEFAULT_RETRY_POLICY, hooksFor(clock, { passOver: (m) => m !== C })));
+      expect(error).toBeInstanceOf(ChainExhaustedError);
+      expect(calls).toEqual(['xai/c#1@2', 'xai/c#2@2']);
+    });
+
+    it('tries every model in order when all of them would be passed over', async () => {
+      const clock = new FakeClock();
+      const passed: string[] = [];
+      const { attempt, calls } = scripted(clock, {
+        'openai/a': [{ fail: upstream('connection') }, { fail: upstream('connection') }],
+        'google/b': [{ ok: 'from b' }],
+      });
+      const out = await runWithFallback([A, B], attempt, DEFAULT_RETRY_POLICY, hooksFor(clock, { passOver: () => true, onPassOver: (m) => passed.push(m.id) }));
+      expect(calls).toEqual(['openai/a#1@0', 'openai/a#2@0', 'google/b#1@1']);
+      expect(out.level).toBe(1);
+      expect(passed).toEqual([]);
+    });
+
+    it('skips an unavailable model in the middle of the chain too, and only while a later one is available', async () => {
+      const clock = new FakeClock();
+      const { attempt, calls } = scripted(clock, {
+        'openai/a': [{ fail: upstream('auth') }],
+        'xai/c': [{ ok: 'from c' }],
+      });
+      const out = await runWithFallback([A, B, C], attempt, DEFAULT_RETRY_POLICY, hooksFor(clock, { passOver: (m) => m === B }));
+      expect(calls).toEqual(['openai/a#1@0', 'xai/c#1@2']);
+      expect(out.level).toBe(2);
+    });
+  });
 });
 
 describe('what the tenant sees', () => {
@@ -463,6 +519,44 @@ describe('streamWithFallback', () => {
     expect(seen).toEqual(['first']);
     expect((thrown as UpstreamError).kind).toBe('connection');
     expect(opens).toBe(1);
+  });
+
+  describe('with startsAnswer (items before it hold the stream open to a fallback)', () => {
+    const content = (item: Item) => item !== 'role';
+    const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, attemptsPerModel: 1 };
+
+    it('falls back on a failure after items that start no answer, and cancels that stream', async () => {
+      const clock = new FakeClock();
+      const failing = fakeStream(['role'], upstream('upstream_server'));
+      const good = fakeStream(['role', 'a', 'b']);
+      const out = await streamWithFallback<Item, ReturnType<typeof fakeStream>>(
+        [A, B],
+        async (model) => (model.id === A.id ? failing : good),
+        policy,
+        hooksFor(clock),
+        content,
+      );
+      expect(failing.state.cancelled).toBe(true);
+      expect(out.level).toBe(1);
+      // the held item is replayed before the one that started the answer, then the rest follows
+      expect(await collect(out.result.items)).toEqual(['role', 'a', 'b']);
+    });
+
+    it('succeeds on a stream that ends before any answer, replaying what it held', async () => {
+      const clock = new FakeClock();
+      const empty = fakeStream(['role']);
+      const out = await streamWithFallback<Item, ReturnType<typeof fakeStream>>([A, B], async () => empty, policy, hooksFor(clock), content);
+      expect(out.level).toBe(0);
+      expect(await collect(out.result.items)).toEqual(['role']);
+    });
+
+    it('without it, the first item of any kind opens the answer: a failure after it reaches the consumer', async () => {
+      const clock = new FakeClock();
+      const broken = fakeStream(['role'], upstream('upstream_server'));
+      const out = await streamWithFallback<Item, ReturnType<typeof fakeStream>>([A, B], async () => broken, policy, hooksFor(clock));
+      expect(out.level).toBe(0);
+      expect(await rejectionOf(collect(out.result.items))).toBeInstanceOf(UpstreamError);
+    });
   });
 
   it('releases the upstream stream when the consumer stops early', async () => {

@@ -92,6 +92,13 @@ export interface FallbackHooks {
   onRetry?: (record: AttemptRecord, delayMs: number) => void;
   /** before the first attempt on a fallback model */
   onFallback?: (from: ModelSpec, to: ModelSpec, level: number) => void;
+  /**
+   * Models to skip for now (`ModelCooldowns`). A model is skipped only while a later model of the chain is not:
+   * when every remaining model would be skipped, they are tried in order.
+   */
+  passOver?: (model: ModelSpec) => boolean;
+  /** a model skipped because of `passOver`, without an attempt */
+  onPassOver?: (model: ModelSpec, level: number) => void;
 }
 
 /** Every model of the chain failed (or the time budget ran out) with errors that allowed moving on. */
@@ -146,7 +153,12 @@ export async function runWithFallback<T>(
   let lastError: UpstreamError | undefined;
   let budgetExhausted = false;
 
+  const passOver = hooks.passOver;
   chainLoop: for (const [level, model] of chain.entries()) {
+    if (passOver?.(model) && chain.slice(level + 1).some((later) => !passOver(later))) {
+      hooks.onPassOver?.(model, level);
+      continue;
+    }
     for (let attemptNo = 1; ; attemptNo++) {
       if (signal.aborted) throw cancelled(signal.reason);
       if (attempts.length > 0 && now() - start >= policy.totalBudgetMs) {
@@ -202,7 +214,7 @@ export async function runWithFallback<T>(
 // ---------------------------------------------------------------------------------------------------------------
 // Streams
 
-/** A stream whose first item has been read; `items` replays it and then yields the rest. */
+/** A stream whose first items have been read; `items` replays them and then yields the rest. */
 export interface OpenedStream<S, I> {
   /** the stream as the opener returned it (for `cancel`, `usageSoFar`, ...) */
   stream: S;
@@ -211,10 +223,10 @@ export interface OpenedStream<S, I> {
 
 export type StreamOpenFn<S> = (model: ModelSpec, level: number, attemptNo: number, signal: AbortSignal) => Promise<S>;
 
-async function* replay<I>(first: IteratorResult<I>, iterator: AsyncIterator<I>): AsyncGenerator<I> {
+async function* replay<I>(read: readonly I[], ended: boolean, iterator: AsyncIterator<I>): AsyncGenerator<I> {
   try {
-    if (first.done) return;
-    yield first.value;
+    yield* read;
+    if (ended) return;
     for (;;) {
       const next = await iterator.next();
       if (next.done) return;
@@ -227,24 +239,35 @@ async function* replay<I>(first: IteratorResult<I>, iterator: AsyncIterator<I>):
 }
 
 /**
- * `runWithFallback` for streamed answers: an attempt succeeds once the upstream stream yields its first
- * item, so every failure before the tenant sees a byte retries or falls back. A stream that fails before
- * its first item is cancelled (its `cancel()` when it has one) before the next attempt.
+ * `runWithFallback` for streamed answers: an attempt succeeds once the upstream stream yields an item that
+ * `startsAnswer` accepts (by default its first item), so every failure before the tenant sees a byte retries
+ * or falls back. Items before that one (an empty first chunk that only names the role) are held and replayed
+ * with it. A stream that fails before it is cancelled (its `cancel()` when it has one) before the next attempt.
  */
 export async function streamWithFallback<I, S extends AsyncIterable<I> & { cancel?: () => void }>(
   chain: readonly ModelSpec[],
   open: StreamOpenFn<S>,
   policy: RetryPolicy = DEFAULT_RETRY_POLICY,
   hooks: FallbackHooks = {},
+  startsAnswer: (item: I) => boolean = () => true,
 ): Promise<FallbackResult<OpenedStream<S, I>>> {
   return runWithFallback(
     chain,
     async (model, level, attemptNo, signal) => {
       const stream = await open(model, level, attemptNo, signal);
       const iterator = stream[Symbol.asyncIterator]();
-      let first: IteratorResult<I>;
+      const read: I[] = [];
+      let ended = false;
       try {
-        first = await iterator.next();
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) {
+            ended = true;
+            break;
+          }
+          read.push(next.value);
+          if (startsAnswer(next.value)) break;
+        }
       } catch (error) {
         stream.cancel?.();
         try {
@@ -254,7 +277,7 @@ export async function streamWithFallback<I, S extends AsyncIterable<I> & { cance
         }
         throw error;
       }
-      return { stream, items: replay(first, iterator) };
+      return { stream, items: replay(read, ended, iterator) };
     },
     policy,
     hooks,

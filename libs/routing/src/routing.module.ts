@@ -1,7 +1,20 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Logger, Module } from '@nestjs/common';
+import { AppConfig, MetricsService } from '@app/common';
 import { ModelCatalog } from '@app/providers';
 import { ModelAccess } from './model-access';
+import { ModelCooldowns } from './model-cooldowns';
 import { ModelResolver } from './model-resolver';
+
+function modelCooldowns(config: AppConfig, metrics: MetricsService): ModelCooldowns {
+  const logger = new Logger(ModelCooldowns.name);
+  return new ModelCooldowns({ failures: config.MODEL_COOLDOWN_FAILURES, cooldownMs: config.MODEL_COOLDOWN_MS }, (started) => {
+    metrics.modelCooldowns.inc({ model: started.model });
+    logger.warn(
+      `${started.model}: ${started.failures} upstream failures in a row (last: ${started.kind}); ` +
+        `passed over in fallback chains for ${started.cooldownMs / 1000} s`,
+    );
+  });
+}
 
 @Global()
 @Module({
@@ -12,7 +25,8 @@ import { ModelResolver } from './model-resolver';
       inject: [ModelCatalog, ModelAccess],
       useFactory: (c: ModelCatalog, a: ModelAccess) => new ModelResolver(c, a),
     },
+    { provide: ModelCooldowns, inject: [AppConfig, MetricsService], useFactory: modelCooldowns },
   ],
-  exports: [ModelAccess, ModelResolver],
+  exports: [ModelAccess, ModelResolver, ModelCooldowns],
 })
 export class RoutingModule {}

@@ -17,6 +17,8 @@ export interface ChatImageInput {
   auth: AuthContext;
   /** the request id: also the id of the usage record the generator writes */
   requestId: string;
+  /** the id the client gave the request, kept in the usage record for correlation */
+  clientRequestId?: string;
   /** the checked chain; its first model has `imageOutputViaChat` */
   route: ResolvedRoute;
   /** the canonical request, including `modalities` and `n` */

@@ -60,7 +60,7 @@ export class ChatController {
   @ApiBody({ type: ChatCompletionRequestDto })
   @ApiOkResponse({ type: ChatCompletionResponseDto, headers: HEADERS_DOC, description: 'A completion, or `text/event-stream` when `stream` is true' })
   @ApiResponse({ status: 400, description: 'Invalid request; `param` names the field', content: { 'application/json': ERROR_EXAMPLE('invalid_request_error', 'invalid_request', 'Invalid request: messages[0].content[0].image_url.url must be an http(s) URL or a data:image/...;base64, URI.', 'messages[0].content[0].image_url.url') } })
-  @ApiResponse({ status: 401, description: 'Missing or invalid API key', content: { 'application/json': ERROR_EXAMPLE('authentication_error', 'invalid_api_key', 'Invalid API key.') } })
+  @ApiResponse({ status: 401, description: 'Invalid API key (`invalid_api_key`), or none sent (`missing_api_key`, type `invalid_request_error`)', content: { 'application/json': ERROR_EXAMPLE('authentication_error', 'invalid_api_key', 'Invalid API key.') } })
   @ApiResponse({ status: 402, description: 'The balance (or the key spend limit) does not cover the worst case of the request', content: { 'application/json': ERROR_EXAMPLE('insufficient_quota', 'insufficient_balance', 'Insufficient balance: this request may cost up to $0.012345, more than the available balance.') } })
   @ApiResponse({ status: 404, description: 'Unknown model', content: { 'application/json': ERROR_EXAMPLE('invalid_request_error', 'model_not_found', 'The model `openai/unknown` does not exist.', 'model') } })
   @ApiResponse({ status: 429, description: 'Rate limit exceeded; wait `Retry-After` seconds', headers: { 'Retry-After': { schema: { type: 'integer' } } } })
@@ -68,6 +68,6 @@ export class ChatController {
   @ApiResponse({ status: 502, description: 'Every model of the chain failed', content: { 'application/json': ERROR_EXAMPLE('server_error', 'upstream_error', 'All upstream models failed; last error: openai: The upstream provider failed to process the request') } })
   @ApiResponse({ status: 504, description: 'The upstream did not answer in time' })
   create(@Auth() auth: AuthContext, @Body(ChatRequestPipe) body: ChatRouteRequest, @Req() req: Request, @Res() res: Response): Promise<void> {
-    return this.chat.create(auth, String(req.id), body, new ChatExchange(res));
+    return this.chat.create(auth, String(req.id), body, new ChatExchange(res), req.clientRequestId);
   }
 }

@@ -37,6 +37,7 @@ import {
 import {
   DEFAULT_RETRY_POLICY,
   ModelAccess,
+  ModelCooldowns,
   ModelResolver,
   chatFeatures,
   chatRequestForModel,
@@ -58,6 +59,7 @@ import type { ChatExchangePort } from './chat-exchange';
 import { OpenAIChatResponder, type ChatResponder } from './chat-responder';
 import { checkGatewayFields } from './chat-request.checks';
 import type { ChatRouteRequest } from './chat-request.pipe';
+import { startsAnswer } from './chat-stream-start';
 
 export const CHAT_ENDPOINT = '/v1/chat/completions';
 
@@ -93,6 +95,8 @@ export interface ChatAnswerOptions {
   endpoint: string;
   /** when the request arrived, for the usage record's latency; defaults to now */
   startedAt?: number;
+  /** the id the client gave the request, kept in the usage record for correlation */
+  clientRequestId?: string;
 }
 
 /** Where `admit` puts the rate-limit and router headers. */
@@ -127,6 +131,7 @@ interface ChatCall {
   prices: Map<string, PricedModel>;
   reservation: Reservation;
   attempts: AttemptRecord[];
+  clientRequestId?: string;
 }
 
 /** The request as adapters take it: without the fields only the gateway's checks read. */
@@ -156,13 +161,14 @@ export class ChatService {
     private readonly provider: ProviderClient,
     private readonly metrics: MetricsService,
     private readonly imageInputs: ImageInputInliner,
+    private readonly cooldowns: ModelCooldowns,
     @Optional() @Inject(CHAT_IMAGE_GENERATOR) private readonly imageGenerator?: ChatImageGenerator,
     @Optional() @Inject(CHAT_RETRY_POLICY) policy?: RetryPolicy,
   ) {
     this.policy = policy ?? DEFAULT_RETRY_POLICY;
   }
 
-  async create(auth: AuthContext, requestId: string, input: ChatRouteRequest, exchange: ChatExchangePort): Promise<void> {
+  async create(auth: AuthContext, requestId: string, input: ChatRouteRequest, exchange: ChatExchangePort, clientRequestId?: string): Promise<void> {
     const startedAt = Date.now();
     const { request } = input;
 
@@ -170,11 +176,11 @@ export class ChatService {
 
     if (admission.route.chain[0].capabilities.imageOutputViaChat) {
       await admission.limited;
-      return this.generateImages(auth, requestId, admission.route, request, exchange);
+      return this.generateImages(auth, requestId, admission.route, request, exchange, clientRequestId);
     }
 
     const responder = new OpenAIChatResponder(exchange, request.stream_options?.include_usage === true);
-    return this.answer(auth, requestId, admission, request, responder, { endpoint: CHAT_ENDPOINT, startedAt });
+    return this.answer(auth, requestId, admission, request, responder, { endpoint: CHAT_ENDPOINT, startedAt, clientRequestId });
   }
 
   /**
@@ -242,7 +248,19 @@ export class ChatService {
       throw error;
     }
     const reservation = await this.reserveWhenLimited(admission.limited, requestId, { tenantId: auth.tenantId, keyId: auth.keyId }, reserveMicros);
-    const call: ChatCall = { auth, requestId, request, route, responder, endpoint: options.endpoint, startedAt, prices, reservation, attempts: [] };
+    const call: ChatCall = {
+      auth,
+      requestId,
+      request,
+      route,
+      responder,
+      endpoint: options.endpoint,
+      startedAt,
+      prices,
+      reservation,
+      attempts: [],
+      clientRequestId: options.clientRequestId,
+    };
     return request.stream === true ? this.stream(call) : this.complete(call);
   }
 
@@ -326,6 +344,9 @@ export class ChatService {
         },
         this.policy,
         { ...this.hooks(call), signal: call.responder.signal },
+        // With another model to fall back to, the tenant's stream opens on the first item with content, so a
+        // failure right after an empty role chunk still falls back. Alone, a model's role chunk is sent at once.
+        call.route.chain.length > 1 ? startsAnswer : undefined,
       );
     } catch (error) {
       const apiError = await this.failed(call, error);
@@ -393,6 +414,7 @@ export class ChatService {
     route: ResolvedRoute,
     request: ChatRequestToCheck,
     exchange: ChatExchangePort,
+    clientRequestId: string | undefined,
   ): Promise<void> {
     if (!this.imageGenerator) {
       throw new ApiError(
@@ -402,7 +424,7 @@ export class ChatService {
         'not_implemented',
       );
     }
-    const output = await this.imageGenerator.generate({ auth, requestId, route, request, signal: exchange.signal });
+    const output = await this.imageGenerator.generate({ auth, requestId, clientRequestId, route, request, signal: exchange.signal });
     exchange.setHeaders(output.headers);
     exchange.sendJson(200, output.completion);
   }
@@ -461,8 +483,11 @@ export class ChatService {
 
   private hooks(call: ChatCall): FallbackHooks {
     return {
+      passOver: (model) => this.cooldowns.coolingDown(model.id),
+      onPassOver: (model) => this.logger.debug({ requestId: call.requestId, model: model.id }, 'passed over: cooling down'),
       onAttempt: (record, error) => {
         call.attempts.push(record);
+        this.cooldowns.observe(record);
         if (error) {
           this.metrics.upstreamErrors.inc({ provider: error.provider ?? 'unknown', kind: error.kind });
           this.logger.warn({ requestId: call.requestId, model: record.model, attempt: record.attempt, kind: error.kind, status: error.status }, 'chat attempt failed');
@@ -516,7 +541,9 @@ export class ChatService {
       endpoint: call.endpoint,
       requestedModel: call.request.model,
       attempts: Math.max(1, call.attempts.length),
+      attemptLog: call.attempts,
       latencyMs: Date.now() - call.startedAt,
+      clientRequestId: call.clientRequestId ?? null,
       ...input,
     };
   }

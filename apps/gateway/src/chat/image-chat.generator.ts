@@ -62,6 +62,7 @@ export class ImageChatGenerator implements ChatImageGenerator {
     const result = await this.images.generate(
       {
         jobId: input.requestId,
+        clientRequestId: input.clientRequestId,
         payer: { tenantId: input.auth.tenantId, keyId: input.auth.keyId },
         endpoint: 'chat.completions',
         requestedModel: input.request.model,

@@ -108,6 +108,21 @@ export interface OpenAICompatibleStreamState extends ChatStreamState {
   rawUsage: unknown;
 }
 
+/** The HTTP status an error `type` stands for, for errors sent inside a 200 answer without a numeric code. */
+const IN_BODY_ERROR_STATUS: ReadonlyMap<string, number> = new Map([
+  ['invalid_request_error', 400],
+  ['BadRequestError', 400],
+  ['authentication_error', 401],
+  ['permission_error', 403],
+  ['not_found_error', 404],
+  ['NotFoundError', 404],
+  ['rate_limit_error', 429],
+  ['insufficient_quota', 429],
+  ['server_error', 500],
+  ['InternalServerError', 500],
+  ['overloaded_error', 503],
+]);
+
 export class OpenAICompatibleChat implements ChatCapability<OpenAICompatibleStreamState> {
   constructor(protected readonly provider: ProviderId) {}
 
@@ -165,12 +180,16 @@ export class OpenAICompatibleChat implements ChatCapability<OpenAICompatibleStre
     return undefined;
   }
 
-  /** An error reported with HTTP 200 (inside a JSON body or an SSE event), or undefined. */
+  /**
+   * An error reported with HTTP 200 (inside a JSON body or an SSE event), or undefined. Its status is the
+   * numeric `code` (vLLM, sglang), else the one its `type` stands for (OpenAI sends `code: null` with a type),
+   * else 500.
+   */
   protected inBodyError(body: Record<string, unknown>): UpstreamError | undefined {
     if (!isRecord(body.error)) return undefined;
     const eb = readErrorBody(body);
     const code = Number(eb.code);
-    const status = Number.isFinite(code) && code >= 400 && code < 600 ? code : 500;
+    const status = Number.isFinite(code) && code >= 400 && code < 600 ? code : (IN_BODY_ERROR_STATUS.get(eb.type ?? '') ?? 500);
     return classifyHttpError({ provider: this.provider, status, headers: {}, bodyText: JSON.stringify(body) });
   }
 

@@ -248,6 +248,25 @@ describe('OpenAI chat stream', () => {
     expect((caught as UpstreamError).kind).toBe('upstream_server');
   });
 
+  it.each([
+    [{ type: 'invalid_request_error', code: null }, 'invalid_request'],
+    [{ type: 'BadRequestError', code: 400 }, 'invalid_request'],
+    [{ type: 'rate_limit_error', code: null }, 'rate_limit'],
+    [{ type: 'authentication_error', code: null }, 'auth'],
+    [{ type: 'server_error', code: null }, 'upstream_server'],
+    [{ type: 'toString', code: null }, 'upstream_server'],
+    [{ type: 'invalid_request_error', code: 503 }, 'upstream_server'],
+  ] as const)('classifies an error event %j inside a 200 stream by its numeric code, else by its type (%s)', (error, kind) => {
+    const sse = `data: ${JSON.stringify({ error: { message: 'refused', ...error } })}\n\n`;
+    let caught: unknown;
+    try {
+      replayStream(chat, gpt4o, req, sse);
+    } catch (e) {
+      caught = e;
+    }
+    expect((caught as UpstreamError).kind).toBe(kind);
+  });
+
   it('leaves a stream cut before [DONE] and finish_reason visibly unfinished', () => {
     const sse = openAISse([{ ...head, choices: [{ index: 0, delta: { content: 'Hi' }, finish_reason: null }] }], false);
     const { state } = replayStream(chat, gpt4o, req, sse);
