@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { Client } from 'pg';
+import { RATE_LIMIT_BREAKER_FAILURES, RATE_LIMIT_TIMEOUT_MS } from '@app/billing';
 import { startSimulator, type SimulatorHandle } from '../../apps/simulator/src';
 import { gatewayEnvForSimulator } from '../../apps/simulator/src/gateway-env';
 import {
@@ -273,6 +274,68 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     expect(after.status).toBe(200);
     expect((await chat(limitedKey)).status).toBe(200);
     await waitUntil('readiness', async () => ((await ready()).status === 200 ? true : undefined), 15_000, 250);
+  });
+
+  it('with Redis hung (SIGSTOP): after a few rate-limit checks time out the circuit opens and the rest of 20 requests answer 503 at once; it closes within seconds of Redis resuming', async () => {
+    const { tenantId } = await newTenant(10);
+    const limitedKey = await newKey(tenantId, { rpm_limit: 1000 });
+    expect((await chat(limitedKey)).status).toBe(200);
+    const breakerGauge = async () => Number(/^switchyard_rate_limit_breaker_open (\d+)$/m.exec(String((await call('/metrics')).body))?.[1]);
+    expect(await breakerGauge()).toBe(0);
+    // the gateway's log lines since the pause, by their own time (lines are written in batches, so an earlier
+    // test's last lines may still arrive after this point)
+    const pausedAt = Date.now();
+    const logged = (what: string) =>
+      gateway.lines.filter((l) => l.includes(what) && (JSON.parse(l) as { time: number }).time >= pausedAt);
+
+    redis.pause();
+    const answers: Answer[] = [];
+    let gaugeWhilePaused: number;
+    try {
+      for (let i = 0; i < 20; i++) answers.push(await chat(limitedKey));
+      gaugeWhilePaused = await breakerGauge();
+    } finally {
+      redis.resume();
+    }
+    for (const a of answers) {
+      expect(a.status).toBe(503);
+      expect(a.body.error.code).toBe('service_unavailable');
+      expect(a.headers.get('retry-after')).toBe('2');
+    }
+    // the first checks wait out the command timeout; then the circuit is open and nothing waits
+    const timeout = RATE_LIMIT_TIMEOUT_MS.redis;
+    for (const a of answers.slice(0, RATE_LIMIT_BREAKER_FAILURES)) {
+      expect(a.ms).toBeGreaterThanOrEqual(timeout * 0.8);
+      expect(a.ms).toBeLessThan(timeout * 3);
+    }
+    const fast = answers.slice(RATE_LIMIT_BREAKER_FAILURES).map((a) => a.ms);
+    expect(fast).toHaveLength(20 - RATE_LIMIT_BREAKER_FAILURES);
+    for (const ms of fast) expect(ms).toBeLessThan(100);
+    expect(gaugeWhilePaused).toBe(1);
+
+    // resumed: the next probe (at most the open period away) closes the circuit; meanwhile 503, never anything else
+    const resumed = Date.now();
+    const statuses: number[] = [];
+    const served = await waitUntil('a rate-limited request to be served again', async () => {
+      const a = await chat(limitedKey);
+      statuses.push(a.status);
+      return a.status === 200 ? a : undefined;
+    }, 5_000, 100);
+    expect(Date.now() - resumed).toBeLessThan(5_000);
+    expect(statuses.every((s) => s === 503 || s === 200)).toBe(true);
+    // Commands sent to the paused Redis ran when it resumed: the key's counter shows the 17 refused requests
+    // sent none (used: the request before, the checks that timed out, at most a failed probe, this one; 22
+    // without the circuit). A minute boundary during the pause could only lower the count.
+    const used = 1000 - Number(served.headers.get('x-ratelimit-remaining-requests'));
+    expect(used).toBeLessThanOrEqual(1 + RATE_LIMIT_BREAKER_FAILURES + 2);
+    for (let i = 0; i < 3; i++) expect((await chat(limitedKey)).status).toBe(200);
+    expect(await breakerGauge()).toBe(0);
+
+    // one line when it opened and one when it closed, not one per refused request (log lines are batched)
+    await waitUntil('the circuit-closed log line', () => (logged('circuit closed').length > 0 ? true : undefined), 5_000, 50);
+    expect(logged('circuit open')).toHaveLength(1);
+    expect(logged('circuit closed')).toHaveLength(1);
+    expect(logged('rate-limit backend (redis)')).toHaveLength(3); // first failure, open, closed
   });
 
   it('with Postgres stopped: 503, never 401, also for a key still in the cache; afterwards every 200 has its usage record', async () => {

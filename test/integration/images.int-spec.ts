@@ -6,21 +6,15 @@ import { PrismaService, SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { BillingService, PriceBook } from '@app/billing';
 import { ModelCatalog, ProviderClient } from '@app/providers';
 import { IMAGE_JOB_OPTIONS, IMAGE_QUEUE, JobCompletionSignal } from '@app/queue';
+import { ModelCooldowns } from '@app/routing';
 import { IMAGE_STORE, loadImageUrlSecret, readImageObject, type ImageStore } from '@app/storage';
 import { ImageGenerationProcessor } from '../../apps/worker/src/image-generation.processor';
 import { ImageJobReconciler } from '../../apps/worker/src/image-job-reconciler';
 import { ImageJobEvents } from '../../apps/gateway/src/images/image-job-events';
 import { startGateway, type TestGateway } from '../support/gateway';
+import { waitUntil } from '../support/processes';
 
 jest.setTimeout(120_000);
-
-async function waitFor(ok: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * The gateway with its worker out of process (WORKER_IN_PROCESS=false): jobs wait in the queue until the test
@@ -45,6 +39,7 @@ describe('image jobs with the worker out of process', () => {
       gw.app.get(ProviderClient),
       store,
       new JobCompletionSignal(),
+      gw.app.get(ModelCooldowns),
     );
   });
   afterAll(async () => gw?.close());
@@ -115,6 +110,7 @@ describe('image jobs with the worker out of process', () => {
         slow.app.get(ProviderClient),
         slow.app.get<ImageStore>(IMAGE_STORE),
         new JobCompletionSignal(),
+        slow.app.get(ModelCooldowns),
       );
       expect(await worker.run(row!.id)).toBe('succeeded');
       const res = await pending;
@@ -166,6 +162,7 @@ describe('image jobs with the worker out of process', () => {
       gw.app.get(ProviderClient),
       store,
       signal,
+      gw.app.get(ModelCooldowns),
     );
     expect(await worker.run(id)).toBe('succeeded');
     expect(statements).toHaveLength(3);
@@ -297,7 +294,7 @@ describe('image jobs with the worker out of process', () => {
       connection: queue.opts.connection,
       prefix: queue.opts.prefix,
     });
-    await waitFor(async () => (await queue.getJobState(givenUp)) === 'failed');
+    await waitUntil('the job given up', async () => ((await queue.getJobState(givenUp)) === 'failed' ? true : undefined), 20_000, 50);
     await killer.close();
 
     // Lost: the queue no longer has the job; once with its reservation still held, once without.

@@ -31,7 +31,15 @@ import {
   type ImageJobStatus,
   type StoredImageJobRequest,
 } from '@app/queue';
-import { fallbackFailureToApiError, IMAGE_RETRY_POLICY, isFallbackFailure, runWithFallback, type FallbackResult } from '@app/routing';
+import {
+  fallbackFailureToApiError,
+  IMAGE_RETRY_POLICY,
+  isFallbackFailure,
+  ModelCooldowns,
+  runWithFallback,
+  type AttemptRecord,
+  type FallbackResult,
+} from '@app/routing';
 import { IMAGE_STORE, type ImageStore } from '@app/storage';
 
 interface JobRow {
@@ -42,6 +50,8 @@ interface JobRow {
   request: StoredImageJobRequest;
   chain: string[];
   createdAt: Date;
+  /** the id the client gave the request that created the job */
+  clientRequestId: string | null;
 }
 
 /**
@@ -52,10 +62,10 @@ const CLAIM_SQL = `
   WITH claimed AS (
     UPDATE image_jobs SET status = 'running', updated_at = now()
      WHERE id = $1::uuid AND status IN ('queued', 'running')
-    RETURNING id, tenant_id, api_key_id, endpoint, request, chain, created_at
+    RETURNING id, tenant_id, api_key_id, endpoint, request, chain, created_at, client_request_id
   )
   SELECT c.id::text AS id, c.tenant_id::text AS tenant_id, c.api_key_id::text AS api_key_id, c.endpoint, c.request, c.chain,
-         c.created_at, u.status AS settled_status
+         c.created_at, c.client_request_id, u.status AS settled_status
     FROM claimed c LEFT JOIN usage_records u ON u.id = c.id::text`;
 
 /**
@@ -78,6 +88,7 @@ interface ClaimRow {
   request: StoredImageJobRequest;
   chain: string[] | null;
   created_at: Date | string;
+  client_request_id: string | null;
   settled_status: string | null;
 }
 
@@ -131,6 +142,7 @@ export class ImageGenerationProcessor extends WorkerHost {
     private readonly providers: ProviderClient,
     @Inject(IMAGE_STORE) private readonly store: ImageStore,
     private readonly completion: JobCompletionSignal,
+    private readonly cooldowns: ModelCooldowns,
   ) {
     super();
   }
@@ -147,7 +159,7 @@ export class ImageGenerationProcessor extends WorkerHost {
     const { row, settled } = claimed;
     if (settled && (await this.recoverSettled(row))) return 'succeeded';
 
-    let upstreamAttempts = 0;
+    const attempts: AttemptRecord[] = [];
     let level = 0;
     const progress: Promise<unknown>[] = [];
     try {
@@ -158,10 +170,15 @@ export class ImageGenerationProcessor extends WorkerHost {
         (model, _level, _attempt, signal) => this.providers.generateImages(model, request, { signal }),
         IMAGE_RETRY_POLICY,
         {
-          onAttempt: () => upstreamAttempts++,
+          passOver: (model) => this.cooldowns.coolingDown(model.id),
+          onAttempt: (record) => {
+            attempts.push(record);
+            this.cooldowns.observe(record);
+          },
           onFallback: (from, to, next) => {
             level = next;
-            this.logger.warn(`image job ${jobId}: ${from.id} failed, falling back to ${to.id}`);
+            const why = this.cooldowns.coolingDown(from.id) ? 'is cooling down' : 'failed';
+            this.logger.warn(`image job ${jobId}: ${from.id} ${why}, falling back to ${to.id}`);
             progress.push(
               this.db
                 .query(`UPDATE image_jobs SET fallback_level = $2::int, updated_at = now() WHERE id = $1::uuid AND status = 'running'`, [jobId, next])
@@ -171,22 +188,22 @@ export class ImageGenerationProcessor extends WorkerHost {
         },
       );
       await Promise.all(progress);
-      return await this.succeed(row, outcome, upstreamAttempts);
+      return await this.succeed(row, outcome, attempts);
     } catch (e) {
       await Promise.all(progress);
       if (isFallbackFailure(e)) {
         const error = fallbackFailureToApiError(e);
-        await this.fail(row, error, upstreamAttempts, level);
+        await this.fail(row, error, attempts, level);
         throw new UnrecoverableError(error.message);
       }
       if (e instanceof ApiError) {
-        await this.fail(row, e, upstreamAttempts, level);
+        await this.fail(row, e, attempts, level);
         throw new UnrecoverableError(e.message);
       }
       this.logger.error(`image job ${jobId} failed${finalAttempt ? '' : ', will retry'}: ${e instanceof Error ? e.message : String(e)}`);
       if (finalAttempt) {
         const error = new ApiError(500, 'server_error', 'The image job failed inside the gateway; nothing was charged.', 'job_failed');
-        await this.fail(row, error, upstreamAttempts, level).catch(() => undefined);
+        await this.fail(row, error, attempts, level).catch(() => undefined);
       }
       throw e;
     }
@@ -201,7 +218,7 @@ export class ImageGenerationProcessor extends WorkerHost {
     const claimed = await this.claim(jobId);
     if (!claimed) return this.unclaimable(jobId);
     if (claimed.settled && (await this.recoverSettled(claimed.row))) return 'succeeded';
-    await this.fail(claimed.row, error, 0);
+    await this.fail(claimed.row, error, []);
     return 'failed';
   }
 
@@ -218,6 +235,7 @@ export class ImageGenerationProcessor extends WorkerHost {
         request: r.request,
         chain: r.chain ?? [],
         createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+        clientRequestId: r.client_request_id,
       },
       settled: r.settled_status === 'succeeded',
     };
@@ -332,7 +350,7 @@ export class ImageGenerationProcessor extends WorkerHost {
     });
   }
 
-  private async succeed(row: JobRow, outcome: FallbackResult<ImageGenerationResult>, upstreamAttempts: number): Promise<ImageJobStatus> {
+  private async succeed(row: JobRow, outcome: FallbackResult<ImageGenerationResult>, attempts: readonly AttemptRecord[]): Promise<ImageJobStatus> {
     const { result, model, level } = outcome;
     const images = await this.storeImages(row, result);
     const { cost, priceId } = await this.cost(model, result.usage, row.request);
@@ -343,12 +361,14 @@ export class ImageGenerationProcessor extends WorkerHost {
       servedModel: model.id,
       provider: model.provider,
       fallbackLevel: level,
-      attempts: upstreamAttempts,
+      attempts: attempts.length,
+      attemptLog: attempts,
       status: 'succeeded',
       latencyMs: Date.now() - row.createdAt.getTime(),
       usage: result.usage,
       cost,
       priceId,
+      clientRequestId: row.clientRequestId,
     });
     // A run that lost the race to settle reports what was billed, not what it would have billed.
     let costMicros = cost.totalMicros.toString();
@@ -368,14 +388,14 @@ export class ImageGenerationProcessor extends WorkerHost {
     };
     await this.finish(
       row.id,
-      { status: 'succeeded', servedModel: model.id, fallbackLevel: level, attempts: upstreamAttempts, result: record },
+      { status: 'succeeded', servedModel: model.id, fallbackLevel: level, attempts: attempts.length, result: record },
       result.images.map((i) => i.data),
     );
     return 'succeeded';
   }
 
   /** `level`: how far the chain got; absent, the row keeps the level it recorded. */
-  private async fail(row: JobRow, error: ApiError, upstreamAttempts: number, level?: number): Promise<void> {
+  private async fail(row: JobRow, error: ApiError, attempts: readonly AttemptRecord[], level?: number): Promise<void> {
     // Settling as failed writes the usage record of a request that reached an upstream and releases the reservation.
     await this.billing.settle(
       { id: row.id, tenantId: row.tenantId, keyId: row.apiKeyId },
@@ -385,16 +405,18 @@ export class ImageGenerationProcessor extends WorkerHost {
         servedModel: null,
         provider: null,
         fallbackLevel: level ?? 0,
-        attempts: upstreamAttempts,
+        attempts: attempts.length,
+        attemptLog: attempts,
         status: 'failed',
         latencyMs: Date.now() - row.createdAt.getTime(),
         usage: null,
         cost: null,
         priceId: null,
         error: error.message,
+        clientRequestId: row.clientRequestId,
       },
     );
-    await this.finish(row.id, { status: 'failed', fallbackLevel: level, attempts: upstreamAttempts, error: errorRecord(error) });
+    await this.finish(row.id, { status: 'failed', fallbackLevel: level, attempts: attempts.length, error: errorRecord(error) });
   }
 
   /**

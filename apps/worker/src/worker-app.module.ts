@@ -5,6 +5,7 @@ import { DatabaseModule } from '@app/database';
 import { QueueModule } from '@app/queue';
 import { BillingModule } from '@app/billing';
 import { ProvidersModule } from '@app/providers';
+import { RoutingModule } from '@app/routing';
 import { StorageModule } from '@app/storage';
 import { WorkerModule } from './worker.module';
 
@@ -21,6 +22,7 @@ export class WorkerAppModule {
         DatabaseModule.forRoot(),
         QueueModule.forRoot(),
         ProvidersModule,
+        RoutingModule,
         BillingModule,
         StorageModule,
         WorkerModule,

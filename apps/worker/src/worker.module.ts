@@ -3,6 +3,7 @@ import { Module, type Type } from '@nestjs/common';
 import type { QueueName } from '@app/queue';
 import { ImageGenerationProcessor } from './image-generation.processor';
 import { ImageJobReconciler } from './image-job-reconciler';
+import { ImageRetentionPurger } from './image-retention-purger';
 import { MaintenanceProcessor } from './maintenance.processor';
 
 /** One processor per queue; the type makes a queue without a processor a compile error. */
@@ -15,5 +16,5 @@ const PROCESSORS: Record<QueueName, Type<WorkerHost>> = {
  * The BullMQ processors. apps/worker runs them alone; the gateway imports this module too when
  * WORKER_IN_PROCESS is on, so one `npm start` is a complete system.
  */
-@Module({ providers: [...Object.values(PROCESSORS), ImageJobReconciler] })
+@Module({ providers: [...Object.values(PROCESSORS), ImageJobReconciler, ImageRetentionPurger] })
 export class WorkerModule {}

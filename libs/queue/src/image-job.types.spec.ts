@@ -44,11 +44,14 @@ describe('image job records', () => {
       error: null,
       created_at: new Date('2026-01-02T03:04:05.006Z'),
       completed_at: '2026-01-02T03:04:06.007Z',
+      images_expired_at: null,
     };
     const record = imageJobRecordFromRow(row);
     expect(record).toMatchObject({ id: 'j', tenantId: 't', status: 'succeeded', servedModel: 'm', fallbackLevel: 0, attempts: 1, error: null });
     expect(record.createdAt).toEqual(new Date('2026-01-02T03:04:05.006Z'));
     expect(record.completedAt).toEqual(new Date('2026-01-02T03:04:06.007Z'));
+    expect(record.imagesExpiredAt).toBeNull();
+    expect(imageJobRecordFromRow({ ...row, images_expired_at: '2026-01-09T03:04:06.007Z' }).imagesExpiredAt).toEqual(new Date('2026-01-09T03:04:06.007Z'));
     expect(imageJobRecordFromRow({ ...row, chain: null, fallback_level: null, result: null, completed_at: null })).toMatchObject({
       chain: [],
       fallbackLevel: null,

@@ -79,11 +79,13 @@ export interface ImageJobRecord {
   error: ImageJobError | null;
   createdAt: Date;
   completedAt: Date | null;
+  /** when the retention purge deleted the job's stored images (IMAGE_RETENTION_HOURS); null while they are kept */
+  imagesExpiredAt: Date | null;
 }
 
 /** The select list (or `RETURNING` list) an `ImageJobRecord` is read from; pair it with `imageJobRecordFromRow`. */
 export const IMAGE_JOB_RECORD_COLUMNS =
-  'id::text AS id, tenant_id::text AS tenant_id, endpoint, status, request, chain, served_model, fallback_level, attempts, result, error, created_at, completed_at';
+  'id::text AS id, tenant_id::text AS tenant_id, endpoint, status, request, chain, served_model, fallback_level, attempts, result, error, created_at, completed_at, images_expired_at';
 
 /** A row as `IMAGE_JOB_RECORD_COLUMNS` selects it, from node-postgres or PGlite. */
 export interface ImageJobRecordRow {
@@ -100,6 +102,7 @@ export interface ImageJobRecordRow {
   error: unknown;
   created_at: Date | string;
   completed_at: Date | string | null;
+  images_expired_at: Date | string | null;
 }
 
 function toDate(v: Date | string): Date {
@@ -121,6 +124,7 @@ export function imageJobRecordFromRow(row: ImageJobRecordRow): ImageJobRecord {
     error: (row.error as ImageJobError | null) ?? null,
     createdAt: toDate(row.created_at),
     completedAt: row.completed_at === null ? null : toDate(row.completed_at),
+    imagesExpiredAt: row.images_expired_at === null ? null : toDate(row.images_expired_at),
   };
 }
 

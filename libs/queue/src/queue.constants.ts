@@ -13,6 +13,14 @@ export const SWEEP_INTERVAL_MS = 30_000;
 /** Finishes image jobs the queue gave up on, and queues again the ones it lost (apps/worker `ImageJobReconciler`). */
 export const RECONCILE_IMAGE_JOBS_JOB = 'reconcile-image-jobs';
 export const RECONCILE_INTERVAL_MS = 30_000;
+/**
+ * Deletes stored images older than IMAGE_RETENTION_HOURS (apps/worker `ImageRetentionPurger`). Retention is counted
+ * in hours, so a run every five minutes keeps an image at most that much past its time.
+ */
+export const PURGE_EXPIRED_IMAGES_JOB = 'purge-expired-images';
+export const PURGE_EXPIRED_IMAGES_INTERVAL_MS = 5 * 60_000;
+/** a purge run that filled its batch is followed by another this soon, until a backlog is worked off */
+export const PURGE_EXPIRED_IMAGES_AGAIN_AFTER_MS = 1_000;
 
 export const MAINTENANCE_JOB_OPTIONS: DefaultJobOptions = {
   attempts: 1,

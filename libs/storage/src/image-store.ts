@@ -19,8 +19,9 @@ import type { Readable } from 'node:stream';
  *   `ContentType` becomes `mimeType` (re-sniffed from the first chunk when the bucket may be written by others).
  * - `delete`: `DeleteObject`; S3 answers success for a missing key, so `HeadObject` first when the boolean
  *   matters, or accept `true` as "no longer there".
- * - Lifecycle rules on the bucket can expire images; the rows in `stored_images` must then be treated as
- *   possibly dangling (`get` → null → 404).
+ * - Switchyard deletes images after IMAGE_RETENTION_HOURS itself (the worker's `ImageRetentionPurger`, through
+ *   `delete`). Lifecycle rules on the bucket could expire them too; rows in `stored_images` are then dangling,
+ *   which the routes already handle (`get` → null → 410 `image_expired`).
  * Serving could then redirect to a presigned S3 URL instead of streaming, as long as the gateway still checks
  * its own signature first.
  */

@@ -16,7 +16,8 @@ const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
  * Several gateway replicas can share it only through a shared filesystem; otherwise use an object store.
  */
 export class LocalDiskImageStore implements ImageStore {
-  private readonly root: string;
+  /** the folder the files live in, resolved */
+  readonly root: string;
 
   constructor(root: string) {
     this.root = resolve(root);

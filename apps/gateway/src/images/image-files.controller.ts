@@ -27,7 +27,9 @@ export class ImageFilesController {
     this.signer.assertValid(id, expires, signature);
     const [row] = UUID.test(id) ? await this.db.query<{ storage_key: string }>('SELECT storage_key FROM stored_images WHERE id = $1::uuid', [id]) : [];
     const image = row ? await this.store.get(row.storage_key) : null;
-    if (!image) throw ApiError.notFound('This image is no longer stored.', 'image_not_found');
+    // The signature proves this gateway handed out a link to a stored image: if neither its row nor its file is left,
+    // it was deleted (after IMAGE_RETENTION_HOURS, or a purge run that has deleted the file and not yet the row).
+    if (!image) throw ApiError.gone('This image is no longer stored: it was deleted after the retention period. Generate it again.', 'image_expired');
     res.status(200);
     res.setHeader('Content-Type', image.mimeType);
     res.setHeader('Content-Length', String(image.size));

@@ -51,6 +51,8 @@ const OUTPUT_TOKENS_PER_PIXEL = 0.004;
 export interface ImageJobSubmission {
   /** the job's id, which is also its usage record's id: the request id, so X-Request-Id names both */
   jobId?: string;
+  /** the id the client gave the request, copied to the job's usage record for correlation */
+  clientRequestId?: string;
   payer: Payer;
   /** the route, for the usage record: `/v1/images/generations`, `/v1/chat/completions`, ... */
   endpoint: string;
@@ -115,12 +117,21 @@ function isUniqueViolation(e: unknown): boolean {
   return e instanceof Error && /unique constraint/i.test(e.message);
 }
 
+/** The 410 of a finished job whose images are no longer stored (deleted after IMAGE_RETENTION_HOURS). */
+export function imagesExpiredError(jobId: string): ApiError {
+  return ApiError.gone(
+    `The images of job ${jobId} are no longer stored: they were deleted after the retention period. GET /v1/images/generations/${jobId} still describes the job.`,
+    'images_expired',
+    { [JOB_ID_HEADER]: jobId },
+  );
+}
+
 /** Job and stored-image ids: anything else names nothing, and is not sent to the database as a uuid. */
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const INSERT_JOB_SQL = `
-  INSERT INTO image_jobs (id, tenant_id, api_key_id, endpoint, status, request, chain, idempotency_key, request_hash, updated_at)
-  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, 'queued', $5::jsonb, $6::text[], $7, $8, now())
+  INSERT INTO image_jobs (id, tenant_id, api_key_id, endpoint, status, request, chain, idempotency_key, request_hash, client_request_id, updated_at)
+  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, 'queued', $5::jsonb, $6::text[], $7, $8, $9, now())
   RETURNING created_at`;
 
 const FIND_JOB_SQL = `SELECT ${IMAGE_JOB_RECORD_COLUMNS} FROM image_jobs WHERE id = $1::uuid AND tenant_id = $2::uuid`;
@@ -218,6 +229,7 @@ export class ImageGenerationService {
         submission.chain.map((m) => m.id),
         idempotency?.key ?? null,
         idempotency?.requestHash ?? null,
+        submission.clientRequestId ?? null,
       ]);
       createdAt = new Date(row.created_at);
     } catch (e) {
@@ -297,6 +309,7 @@ export class ImageGenerationService {
   async readImages(view: ImageJobView, handed?: readonly Buffer[]): Promise<GeneratedImages> {
     const result = view.result;
     if (view.status !== 'succeeded' || !result) throw new Error(`image job ${view.id} has not succeeded`);
+    if (view.imagesExpiredAt) throw imagesExpiredError(view.id);
     const images: GeneratedImageBytes[] = [];
     for (const image of result.images) {
       const revised = image.revisedPrompt ? { revisedPrompt: image.revisedPrompt } : {};
@@ -306,9 +319,7 @@ export class ImageGenerationService {
         continue;
       }
       const object = await this.store.get(imageStorageKey(view.tenantId, view.id, image.index));
-      if (!object) {
-        throw new ApiError(410, 'invalid_request_error', `The images of job ${view.id} are no longer stored.`, 'images_expired', null, { [JOB_ID_HEADER]: view.id });
-      }
+      if (!object) throw imagesExpiredError(view.id);
       images.push({ id: image.id, data: await readImageObject(object), mimeType: object.mimeType, ...revised });
     }
     return {

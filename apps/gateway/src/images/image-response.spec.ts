@@ -3,7 +3,8 @@ import { createServer, request, type IncomingHttpHeaders, type Server, type Serv
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ImageObject } from '@app/storage';
-import { Base64ImagesJson, type Base64Source } from './image-response';
+import type { ImageJobView } from './image-generation.service';
+import { Base64ImagesJson, imageJobBody, imagesResponseBody, type Base64Source } from './image-response';
 
 /** A stored image whose stream hands out the bytes in chunks of the given sizes, in turn. */
 function streamed(bytes: Buffer, chunkSizes: number[], size = bytes.length): { object: ImageObject } {
@@ -85,5 +86,65 @@ describe('Base64ImagesJson', () => {
     const json = new Base64ImagesJson((p) => ({ result: { data: [{ b64_json: p[0] }] }, id: 'x' }), [{ bytes: Buffer.from('abc') }]);
     expect(json.byteLength).toBe(Buffer.byteLength(JSON.stringify({ result: { data: [{ b64_json: 'YWJj' }] }, id: 'x' })));
     expect(() => new Base64ImagesJson(() => ({ data: [] }), [{ bytes: Buffer.from('abc') }])).toThrow(/no place/);
+  });
+});
+
+describe('imageJobBody', () => {
+  const view = {
+    id: 'job-1',
+    tenantId: 't',
+    endpoint: '/v1/images/generations',
+    status: 'succeeded',
+    request: { requestedModel: 'openai/gpt-image-1-mini', responseFormat: 'url', prompt: 'p', n: 2, size: '1024x1024', quality: 'low' },
+    chain: ['openai/gpt-image-1-mini'],
+    servedModel: 'openai/gpt-image-1-mini',
+    fallbackLevel: 0,
+    attempts: 1,
+    result: {
+      created: 1_700_000_100,
+      images: [0, 1].map((index) => ({ id: `img-${index}`, index, mimeType: 'image/png', bytes: 10 })),
+      usage: { textInput: 5, cachedInput: 0, imageInput: 0, audioInput: 0, textOutput: 0, reasoningOutput: 0, imageOutput: 100, images: 2 },
+      costMicros: '1000',
+      servedModel: 'openai/gpt-image-1-mini',
+      provider: 'openai',
+      fallbackLevel: 0,
+    },
+    error: null,
+    createdAt: new Date(1_700_000_000_000),
+    completedAt: new Date(1_700_000_100_000),
+    imagesExpiredAt: null,
+  } satisfies ImageJobView;
+
+  it('says the images are there while they are stored', () => {
+    const body = imageJobBody(view, imagesResponseBody(view, [{ url: 'https://x/1' }, { url: 'https://x/2' }]));
+    expect(body).toMatchObject({ id: 'job-1', status: 'succeeded', images_expired: false, result: { data: [{ url: 'https://x/1' }, { url: 'https://x/2' }] } });
+  });
+
+  it('keeps the job and what it produced once its images expired, with no data and images_expired: true', () => {
+    const expired = { ...view, imagesExpiredAt: new Date(1_700_600_000_000) };
+    expect(imageJobBody(expired, imagesResponseBody(expired, []))).toEqual({
+      id: 'job-1',
+      object: 'image.generation.job',
+      status: 'succeeded',
+      created: 1_700_000_000,
+      model: 'openai/gpt-image-1-mini',
+      models: ['openai/gpt-image-1-mini'],
+      served_model: 'openai/gpt-image-1-mini',
+      fallback_level: 0,
+      attempts: 1,
+      completed_at: 1_700_000_100,
+      images_expired: true,
+      result: {
+        created: 1_700_000_100,
+        data: [],
+        output_format: 'png',
+        size: '1024x1024',
+        quality: 'low',
+        usage: { input_tokens: 5, input_tokens_details: { text_tokens: 5, image_tokens: 0 }, output_tokens: 100, total_tokens: 105 },
+      },
+      error: null,
+    });
+    // images found missing before the purge marked the job say so too
+    expect(imageJobBody(view, imagesResponseBody(view, []), true).images_expired).toBe(true);
   });
 });

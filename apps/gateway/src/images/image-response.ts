@@ -67,11 +67,17 @@ export interface ImageJobBody {
   fallback_level?: number | null;
   attempts?: number;
   completed_at?: number | null;
+  /**
+   * true once the job's stored images were deleted after IMAGE_RETENTION_HOURS: `result` then keeps what the job
+   * produced (created, format, size, usage) with `data: []`
+   */
+  images_expired?: boolean;
   result?: ImagesResponseBody | null;
   error?: { message: string; type: string; code: string | null } | null;
 }
 
-export function imageJobBody(view: ImageJobView, result?: ImagesResponseBody | null): ImageJobBody {
+/** `imagesExpired`: the images are no longer stored (the job is marked so, or they were found missing). */
+export function imageJobBody(view: ImageJobView, result?: ImagesResponseBody | null, imagesExpired = view.imagesExpiredAt !== null): ImageJobBody {
   return {
     id: view.id,
     object: 'image.generation.job',
@@ -83,6 +89,7 @@ export function imageJobBody(view: ImageJobView, result?: ImagesResponseBody | n
     fallback_level: view.fallbackLevel,
     attempts: view.attempts,
     completed_at: view.completedAt ? Math.floor(view.completedAt.getTime() / 1000) : null,
+    images_expired: imagesExpired,
     result: result ?? null,
     error: view.error ? { message: view.error.message, type: view.error.type, code: view.error.code } : null,
   };

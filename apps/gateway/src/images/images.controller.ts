@@ -37,11 +37,11 @@ export class ImagesController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    await send(res, await this.images.create(auth, dto, { prefer, idempotencyKey, origin: requestOrigin(req), requestId: String(req.id) }));
+    await send(res, await this.images.create(auth, dto, { prefer, idempotencyKey, origin: requestOrigin(req), requestId: String(req.id), clientRequestId: req.clientRequestId }));
   }
 
   @Get(':id')
-  @ApiOperation({ summary: "An image job's status, served model, fallback level and, once done, its result" })
+  @ApiOperation({ summary: "An image job's status, served model, fallback level and, once done, its result (`images_expired: true` and no images once they were deleted after IMAGE_RETENTION_HOURS)" })
   async get(@Auth() auth: AuthContext, @Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     await send(res, await this.images.get(auth, id, requestOrigin(req)));
   }

@@ -7,7 +7,7 @@ import { checkImagesChain, ModelResolver, type ResolvedRoute } from '@app/routin
 import { IMAGE_STORE, UrlSigner, type ImageStore } from '@app/storage';
 import type { AuthContext } from '@app/tenancy';
 import { imageStorageKey, type ImageJobImage } from '@app/queue';
-import { ImageGenerationService, JOB_ID_HEADER, type ImageJobView } from './image-generation.service';
+import { ImageGenerationService, imagesExpiredError, JOB_ID_HEADER, type ImageJobView } from './image-generation.service';
 import {
   Base64ImagesJson,
   imageJobBody,
@@ -36,6 +36,8 @@ export interface ImagesRequestContext {
   origin?: string;
   /** the request id; becomes the job id (and so the usage record id) unless an idempotent replay answers */
   requestId?: string;
+  /** the id the client gave the request, kept in the job's usage record for correlation */
+  clientRequestId?: string;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -93,6 +95,7 @@ export class ImagesService {
 
     const job = await this.generation.submit({
       jobId: ctx.requestId,
+      clientRequestId: ctx.clientRequestId,
       payer: { tenantId: auth.tenantId, keyId: auth.keyId },
       endpoint: IMAGES_ENDPOINT,
       requestedModel: dto.model,
@@ -126,7 +129,10 @@ export class ImagesService {
         body: { error: { message: error.message, type: error.type, param: null, code: error.code, job_id: job.jobId } },
       };
     }
-    return { status: 200, headers: { ...headers, ...this.outcomeHeaders(view) }, body: await this.imagesAnswer(view, ctx.origin, images, (r) => r) };
+    // Only an Idempotency-Key replay can find a job whose images the retention purge already deleted.
+    const body = await this.imagesAnswer(view, ctx.origin, images, (r) => r);
+    if (body === null) throw imagesExpiredError(view.id);
+    return { status: 200, headers: { ...headers, ...this.outcomeHeaders(view) }, body };
   }
 
   async get(auth: AuthContext, id: string, origin?: string): Promise<RouteAnswer> {
@@ -135,7 +141,9 @@ export class ImagesService {
     const headers: Record<string, string> = { [JOB_ID_HEADER]: view.id };
     if (view.status !== 'succeeded') return { status: 200, headers, body: imageJobBody(view, null) };
     Object.assign(headers, this.outcomeHeaders(view));
-    return { status: 200, headers, body: await this.imagesAnswer(view, origin, undefined, (r) => imageJobBody(view, r)) };
+    const body = await this.imagesAnswer(view, origin, undefined, (r) => imageJobBody(view, r));
+    // Images deleted after the retention period: the job still answers, with what it produced and `data: []`.
+    return { status: 200, headers, body: body ?? imageJobBody(view, imagesResponseBody(view, []), true) };
   }
 
   private resolve(dto: CreateImageDto, auth: AuthContext): ResolvedRoute {
@@ -159,8 +167,22 @@ export class ImagesService {
   }
 
   /**
+   * IMAGE_URL_TTL_SECONDS, but never past the moment the retention purge may delete the images (counted from the
+   * job's creation, which is before its images were stored): a link handed out late in an image's life expires
+   * with it instead of answering 410 while it still looks valid. At least 1 s.
+   */
+  private linkLifetimeSeconds(view: ImageJobView, nowMs = Date.now()): number {
+    const ttl = this.config.IMAGE_URL_TTL_SECONDS;
+    const retentionHours = this.config.IMAGE_RETENTION_HOURS;
+    if (retentionHours === 0) return ttl;
+    const purgeableAtMs = view.createdAt.getTime() + retentionHours * 3_600_000;
+    return Math.max(1, Math.min(ttl, Math.floor((purgeableAtMs - nowMs) / 1000)));
+  }
+
+  /**
    * The answer about a finished job, `wrap`ping its images response: signed links, or the images' base64, which
-   * is spliced in as the answer is written (bytes the worker handed over, else read from the store).
+   * is spliced in as the answer is written (bytes the worker handed over, else read from the store). Null when the
+   * images are no longer stored: the job is marked as purged, or (base64) an image's file is missing.
    */
   private async imagesAnswer(
     view: ImageJobView,
@@ -170,10 +192,12 @@ export class ImagesService {
   ): Promise<unknown> {
     const result = view.result;
     if (!result) return wrap(imagesResponseBody(view, []));
+    if (view.imagesExpiredAt) return null;
     const datum = (image: ImageJobImage, first: ImageDatum): ImageDatum => (image.revisedPrompt ? { ...first, revised_prompt: image.revisedPrompt } : first);
     if (view.request.responseFormat !== 'b64_json') {
       const base = this.config.PUBLIC_BASE_URL ? this.config.publicBaseUrl : (origin ?? this.config.publicBaseUrl);
-      const data = result.images.map((image) => datum(image, { url: this.signer.buildUrl(base, image.id, this.config.IMAGE_URL_TTL_SECONDS) }));
+      const ttl = this.linkLifetimeSeconds(view);
+      const data = result.images.map((image) => datum(image, { url: this.signer.buildUrl(base, image.id, ttl) }));
       return wrap(imagesResponseBody(view, data));
     }
     const sources: Base64Source[] = [];
@@ -185,7 +209,11 @@ export class ImagesService {
           continue;
         }
         const object = await this.store.get(imageStorageKey(view.tenantId, view.id, image.index));
-        if (!object) throw new ApiError(410, 'invalid_request_error', `The images of job ${view.id} are no longer stored.`, 'images_expired');
+        if (!object) {
+          // Deleted by a purge run that has not removed (or could not yet remove) the rows and marked the job.
+          for (const s of sources) if ('object' in s) s.object.stream?.destroy();
+          return null;
+        }
         sources.push({ object });
       }
     } catch (e) {

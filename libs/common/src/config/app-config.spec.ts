@@ -56,6 +56,43 @@ describe('loadConfig', () => {
     expect((error as ConfigError).message).toContain(name);
   });
 
+  describe('IMAGE_RETENTION_HOURS', () => {
+    const refusal = (env: Record<string, string>): string => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as ConfigError).message;
+      }
+      throw new Error(`accepted ${JSON.stringify(env)}`);
+    };
+
+    it('keeps images 7 days by default, and for ever with 0', () => {
+      expect(loadConfig({}).IMAGE_RETENTION_HOURS).toBe(168);
+      expect(loadConfig({ IMAGE_RETENTION_HOURS: '0', IMAGE_URL_TTL_SECONDS: '604800' }).IMAGE_RETENTION_HOURS).toBe(0);
+    });
+
+    it('accepts a retention at least as long as the signed links last', () => {
+      expect(loadConfig({ IMAGE_RETENTION_HOURS: '1' }).IMAGE_RETENTION_HOURS).toBe(1);
+      expect(loadConfig({ IMAGE_RETENTION_HOURS: '2', IMAGE_URL_TTL_SECONDS: '7200' }).IMAGE_RETENTION_HOURS).toBe(2);
+      expect(loadConfig({ IMAGE_RETENTION_HOURS: '2', IMAGE_URL_TTL_SECONDS: '5400' }).IMAGE_RETENTION_HOURS).toBe(2);
+      expect(loadConfig({ IMAGE_URL_TTL_SECONDS: '604800' }).IMAGE_RETENTION_HOURS).toBe(168);
+    });
+
+    it('refuses a retention shorter than the signed links last, saying what would do', () => {
+      const message = refusal({ IMAGE_RETENTION_HOURS: '1', IMAGE_URL_TTL_SECONDS: '5400' });
+      expect(message).toContain('IMAGE_RETENTION_HOURS=1');
+      expect(message).toContain('IMAGE_URL_TTL_SECONDS=5400');
+      expect(message).toContain('at least 2');
+      expect(message).toContain('or to 0');
+      expect(refusal({ IMAGE_RETENTION_HOURS: '167', IMAGE_URL_TTL_SECONDS: '604800' })).toContain('at least 168');
+    });
+
+    it.each(['-1', '1.5', 'a week'])('refuses %s', (value) => {
+      expect(refusal({ IMAGE_RETENTION_HOURS: value })).toContain('IMAGE_RETENTION_HOURS');
+    });
+  });
+
   it('ignores variables it does not know', () => {
     expect(() => loadConfig({ PATH: '/usr/bin', SOMETHING_ELSE: 'x' })).not.toThrow();
   });

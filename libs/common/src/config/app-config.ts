@@ -12,8 +12,12 @@ import {
   Max,
   MinLength,
   Min,
+  Validate,
   validateSync,
   ValidationError,
+  ValidatorConstraint,
+  type ValidationArguments,
+  type ValidatorConstraintInterface,
 } from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value);
@@ -29,6 +33,31 @@ const emptyToUndefined = ({ value }: { value: unknown }) => (value === '' ? unde
 const URL_OPTS = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 const PG_URL = /^postgres(ql)?:\/\//;
 const REDIS_URL = /^rediss?:\/\//;
+
+const SECONDS_PER_HOUR = 3600;
+
+/**
+ * IMAGE_RETENTION_HOURS against IMAGE_URL_TTL_SECONDS: an image must be kept at least as long as a link handed out
+ * with it stays valid. (A link asked for later in an image's life is shortened to end with it; this check keeps the
+ * links of a fresh image at their full lifetime.)
+ */
+@ValidatorConstraint({ name: 'retentionCoversImageLinks' })
+class RetentionCoversImageLinks implements ValidatorConstraintInterface {
+  validate(hours: unknown, args: ValidationArguments): boolean {
+    const ttl = (args.object as AppConfig).IMAGE_URL_TTL_SECONDS;
+    // a value that is no count of hours, or a bad lifetime, is reported by the fields' own checks
+    if (typeof hours !== 'number' || !Number.isInteger(hours) || hours < 0 || !Number.isInteger(ttl)) return true;
+    return hours === 0 || hours * SECONDS_PER_HOUR >= ttl;
+  }
+
+  defaultMessage(args: ValidationArguments): string {
+    const ttl = (args.object as AppConfig).IMAGE_URL_TTL_SECONDS;
+    return (
+      `IMAGE_RETENTION_HOURS=${String(args.value)} would delete images while their signed links are still valid (IMAGE_URL_TTL_SECONDS=${ttl}, ` +
+      `${+(ttl / SECONDS_PER_HOUR).toFixed(3)} h): set it to at least ${Math.ceil(ttl / SECONDS_PER_HOUR)}, or to 0 to keep images for ever`
+    );
+  }
+}
 
 /**
  * Every environment variable Switchyard reads, validated once at boot. Nothing else reads process.env:
@@ -63,6 +92,11 @@ export class AppConfig {
   IMAGE_URL_SECRET?: string;
   /** how long a signed image link (`response_format: "url"`) stays valid; at most 7 days */
   @Transform(toInt) @IsInt() @Min(1) @Max(7 * 24 * 60 * 60) IMAGE_URL_TTL_SECONDS = 3600;
+  /**
+   * how long generated images stay stored (the worker's maintenance queue deletes older ones); at least the
+   * links' lifetime (IMAGE_URL_TTL_SECONDS); 0 keeps them for ever
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Validate(RetentionCoversImageLinks) IMAGE_RETENTION_HOURS = 168;
   /** how long a synchronous image request waits for its job before answering 504 with the job id */
   @Transform(toInt) @IsInt() @Min(100) IMAGE_SYNC_TIMEOUT_MS = 300_000;
   /** run the BullMQ processors inside the gateway process (`npm start`); docker-compose turns it off */
@@ -86,6 +120,13 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(100) CHAT_IDLE_TIMEOUT_MS = 60_000;
   /** the longest one image generation attempt may take to answer before it is retried or falls back */
   @Transform(toInt) @IsInt() @Min(100) IMAGE_ATTEMPT_TIMEOUT_MS = 300_000;
+  /**
+   * consecutive upstream failures (5xx, timeouts, connection errors, 429s, refused provider keys) after which a
+   * model is passed over in fallback chains for MODEL_COOLDOWN_MS; 0 turns cooldowns off
+   */
+  @Transform(toInt) @IsInt() @Min(0) MODEL_COOLDOWN_FAILURES = 3;
+  /** how long a model that keeps failing is passed over while its chain has another model to try */
+  @Transform(toInt) @IsInt() @Min(100) MODEL_COOLDOWN_MS = 30_000;
 
   @Transform(emptyToUndefined) @IsOptional() @IsString() OPENAI_API_KEY?: string;
   @IsUrl(URL_OPTS) OPENAI_BASE_URL = 'https://api.openai.com/v1';
