@@ -39,4 +39,56 @@ describe('admin CLI', () => {
       await db.close();
     }
   });
+
+  it('issues keys with --expires, revokes and credits, writing an admin-cli audit row for each change and never the key', async () => {
+    const env = { PATH: process.env.PATH ?? '', DATA_DIR: dataDir };
+    const cli = async (...args: string[]) => {
+      const { stdout } = await run(process.execPath, [CLI, ...args], { env });
+      return Object.fromEntries(stdout.split('\n').filter((l) => l.includes('=')).map((l) => l.split('=', 2))) as Record<string, string>;
+    };
+    const tenant = await cli('tenant', 'create', 'beta');
+    const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+    const key = await cli('key', 'create', tenant.tenant_id, '--name', 'ci', '--expires', expiresAt);
+    expect(key.expires_at).toBe(expiresAt);
+    await expect(run(process.execPath, [CLI, 'key', 'create', tenant.tenant_id, '--expires', '2020-01-01T00:00:00Z'], { env })).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('expires_at must be a time in the future'),
+    });
+    await expect(run(process.execPath, [CLI, 'key', 'create', tenant.tenant_id, '--expires', 'tomorrow'], { env })).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('--expires must be an ISO 8601'),
+    });
+    await run(process.execPath, [CLI, 'key', 'revoke', key.key_id], { env });
+    await cli('tenant', 'credit', tenant.tenant_id, '2.5', '--note', 'wire');
+
+    const db = await PGliteDatabase.open(dataDir);
+    try {
+      const [stored] = await db.query<{ expires_at: Date; revoked_at: Date | null }>('SELECT expires_at, revoked_at FROM api_keys WHERE id = $1', [key.key_id]);
+      expect(stored.expires_at.toISOString()).toBe(expiresAt);
+      expect(stored.revoked_at).not.toBeNull();
+      const rows = await db.query<{ action: string; actor: string; key_id: string | null; detail: Record<string, unknown> }>(
+        'SELECT action, actor, key_id, detail FROM admin_audit WHERE tenant_id = $1',
+        [tenant.tenant_id],
+      );
+      expect(rows).toHaveLength(5);
+      expect(rows.map((r) => [r.action, r.actor, r.key_id])).toEqual(
+        expect.arrayContaining([
+          ['tenant.create', 'admin-cli', null],
+          ['key.create', 'admin-cli', tenant.key_id], // `tenant create` issues a first key in the same command
+          ['key.create', 'admin-cli', key.key_id],
+          ['key.revoke', 'admin-cli', key.key_id],
+          ['tenant.credit', 'admin-cli', null],
+        ]),
+      );
+      expect(rows.find((r) => r.action === 'tenant.credit')?.detail).toEqual({ amount_micros: '2500000', balance_micros: '2500000', note: 'wire' });
+      expect(rows.find((r) => r.key_id === key.key_id && r.action === 'key.create')?.detail).toMatchObject({ name: 'ci', expires_at: expiresAt });
+      const dump = JSON.stringify(await db.query('SELECT row_to_json(t)::text AS j FROM admin_audit t'));
+      for (const k of [tenant.key, key.key]) {
+        expect(dump).not.toContain(k);
+        expect(dump).not.toContain(hashApiKey(k));
+      }
+    } finally {
+      await db.close();
+    }
+  });
 });

@@ -51,6 +51,44 @@ describe('billing through POST /v1/chat/completions', () => {
     expect(await prisma.reservation.count({ where: { tenantId } })).toBe(0);
   });
 
+  it('lets at most 2 of 100 concurrent requests reach the upstream when the key spend limit covers 2; the rest get 402 spend_limit_exceeded', async () => {
+    const model = gw.app.get(ModelCatalog).resolve('openai/gpt-4o-mini')!;
+    const worst = chatReserveMicros(model, request);
+    // The tenant could pay for thousands: the key's spend limit (two worst cases and a half) is what binds.
+    const limit = 2n * worst + worst / 2n;
+    const { tenantId, keyId, key } = await gw.newTenant(10, { spend_limit_usd: Number(limit) / 1e6 });
+    const stored = await prisma.apiKey.findUniqueOrThrow({ where: { id: keyId } });
+    expect(stored.spendLimitMicros).toBe(limit);
+    gw.sim.script({ provider: 'openai', delayMs: 8000, times: -1 }); // every reservation is made before any settles
+
+    const responses = await Promise.all(Array.from({ length: 100 }, () => post(key)));
+    const bodies = await Promise.all(responses.map(async (r) => ({ status: r.status, id: r.headers.get('x-request-id')!, body: (await r.json()) as any })));
+    const ok = bodies.filter((b) => b.status === 200);
+    const refused = bodies.filter((b) => b.status === 402);
+    expect(ok).toHaveLength(2);
+    expect(refused).toHaveLength(98);
+    for (const r of refused) expect(r.body.error).toMatchObject({ type: 'insufficient_quota', code: 'spend_limit_exceeded' });
+    // refused before any upstream call: the upstream saw only the admitted requests
+    expect(gw.sim.calls({ provider: 'openai' })).toHaveLength(ok.length);
+
+    await gw.settled();
+    const k = await prisma.apiKey.findUniqueOrThrow({ where: { id: keyId } });
+    expect(k.spentMicros).toBeGreaterThan(0n);
+    expect(k.spentMicros).toBeLessThanOrEqual(limit + worst);
+    expect(k.reservedMicros).toBe(0n);
+    expect(await prisma.reservation.count({ where: { OR: [{ tenantId }, { apiKeyId: keyId }] } })).toBe(0);
+    const t = await prisma.tenant.findUniqueOrThrow({ where: { id: tenantId } });
+    expect(t.reservedMicros).toBe(0n);
+
+    // one usage record per successful response, none for the refusals; the key's spend is their sum
+    const records = await prisma.usageRecord.findMany({ where: { tenantId } });
+    expect(records.map((r) => r.id).sort()).toEqual(ok.map((r) => r.id).sort());
+    for (const r of records) expect(r).toMatchObject({ status: 'succeeded', apiKeyId: keyId });
+    const spent = records.reduce((a, r) => a + r.costMicros, 0n);
+    expect(k.spentMicros).toBe(spent);
+    expect(10_000_000n - t.balanceMicros).toBe(spent);
+  });
+
   it('200 requests with the upstream failing 100 attempts: one usage record per response, Σ cost = Σ debits = balance change', async () => {
     const { tenantId, key } = await gw.newTenant(50);
     gw.sim.script({ provider: 'openai', status: 500, times: 100 });

@@ -3,8 +3,8 @@ import { request } from 'undici';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { PrismaService } from '@app/database';
-import { KeyResolver } from '@app/tenancy';
-import { MAINTENANCE_QUEUE, RECONCILE_IMAGE_JOBS_JOB, SWEEP_RESERVATIONS_JOB } from '@app/queue';
+import { AdminAuditService, hashApiKey, KeyResolver } from '@app/tenancy';
+import { MAINTENANCE_QUEUE, PURGE_EXPIRED_IMAGES_JOB, RECONCILE_IMAGE_JOBS_JOB, SWEEP_RESERVATIONS_JOB } from '@app/queue';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../support/gateway';
 
 jest.setTimeout(60_000);
@@ -37,6 +37,62 @@ describe('gateway foundation', () => {
       expect(ok.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(notFound.headers['x-request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(ok.headers['x-request-id']).not.toBe(notFound.headers['x-request-id']);
+    });
+
+    it('keeps an id the client sent only for correlation: echoed, logged and in the usage record, never as our id', async () => {
+      const { key } = await gw.newTenant(5);
+      const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+      const chat = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] });
+      // The same client id on many requests (a retrying client, a proxy that reuses ids): each request keeps its own id and record.
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => post('/v1/chat/completions', chat, { ...auth, ...(i % 2 ? { 'x-client-request-id': 'client-7' } : { 'x-request-id': 'client-7' }) })),
+      );
+      const ids = answers.map((a) => a.headers['x-request-id'] as string);
+      expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+      expect(new Set(ids).size).toBe(20);
+      for (const a of answers) expect(a.headers['x-client-request-id']).toBe('client-7');
+      await gw.settled();
+      for (const id of ids) {
+        const record = await get(`/v1/usage/${id}`, { authorization: `Bearer ${key}` });
+        expect(JSON.parse(record.text)).toMatchObject({ id, client_request_id: 'client-7', status: 'succeeded' });
+      }
+      // an image job carries it to its usage record too (written by the worker)
+      const image = await post('/v1/images/generations', JSON.stringify({ model: 'grok/grok-imagine-image', prompt: 'A kite' }), {
+        ...auth,
+        'x-client-request-id': 'client-image-1',
+      });
+      expect(image.status).toBe(200);
+      const imageRecord = await get(`/v1/usage/${image.headers['x-request-id'] as string}`, { authorization: `Bearer ${key}` });
+      expect(JSON.parse(imageRecord.text)).toMatchObject({ client_request_id: 'client-image-1', endpoint: '/v1/images/generations' });
+      // the access log line names both ids
+      await new Promise((r) => setTimeout(r, 300));
+      const line = gw.logs.lines.map((l) => JSON.parse(l) as { req?: { id?: string; clientRequestId?: string } }).find((l) => l.req?.id === ids[0]);
+      expect(line?.req?.clientRequestId).toBe('client-7');
+      // without one, nothing is echoed or stored
+      const plain = await post('/v1/chat/completions', chat, auth);
+      expect(plain.headers['x-client-request-id']).toBeUndefined();
+      await gw.settled();
+      expect(JSON.parse((await get(`/v1/usage/${plain.headers['x-request-id'] as string}`, { authorization: `Bearer ${key}` })).text).client_request_id).toBeNull();
+    });
+
+    it('refuses a client request id that is too long or not printable ASCII with 400, before anything is spent', async () => {
+      const { key } = await gw.newTenant(5);
+      const chat = JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] });
+      const calls = gw.sim.calls().length;
+      for (const [header, value] of [
+        ['x-client-request-id', 'x'.repeat(513)],
+        ['x-client-request-id', 'caf\u00e9'],
+        ['x-request-id', 'tab\there'],
+      ] as const) {
+        const r = await post('/v1/chat/completions', chat, { authorization: `Bearer ${key}`, 'content-type': 'application/json', [header]: value });
+        expect({ header, status: r.status }).toEqual({ header, status: 400 });
+        expect(JSON.parse(r.text).error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_client_request_id' });
+        expect(r.headers['x-request-id']).toBeTruthy();
+      }
+      const gemini = await post('/v1beta/models/gemini-2.5-flash:generateContent', '{}', { 'x-goog-api-key': key, 'content-type': 'application/json', 'x-client-request-id': 'x'.repeat(600) });
+      expect(JSON.parse(gemini.text).error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT' });
+      expect(gw.sim.calls().length).toBe(calls);
+      expect(JSON.parse((await get('/v1/balance', { authorization: `Bearer ${key}` })).text).balance_usd).toBe(5);
     });
 
     it('exposes Prometheus metrics', async () => {
@@ -99,6 +155,134 @@ describe('gateway foundation', () => {
       expect((await gw.admin('/admin/keys/00000000-0000-4000-8000-000000000000', { method: 'DELETE' })).status).toBe(404);
     });
 
+    describe('audit trail', () => {
+      const prisma = () => gw.app.get(PrismaService);
+      type Row = { id: string; object: string; at: string; action: string; actor: string; tenant_id: string | null; key_id: string | null; detail: any };
+      const auditOf = async (query: string): Promise<Row[]> => {
+        const r = await gw.admin(`/admin/audit${query}`);
+        expect(r.status).toBe(200);
+        return r.body.data as Row[];
+      };
+
+      it('writes one row per admin mutation, naming keys by id only, newest first', async () => {
+        const t = await gw.admin('/admin/tenants', { body: { name: 'audited', credit_usd: 1.5 } });
+        const id = t.body.id as string;
+        expect((await gw.admin(`/admin/tenants/${id}/credits`, { body: { amount_usd: 0.25, note: 'top-up' } })).status).toBe(200);
+        const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+        const k = await gw.admin(`/admin/tenants/${id}/keys`, { body: { name: 'prod', spend_limit_usd: 2, expires_at: expiresAt } });
+        expect(k.status).toBe(201);
+        expect(k.body.expires_at).toBe(expiresAt);
+        expect((await gw.admin(`/admin/keys/${k.body.id}`, { method: 'DELETE' })).status).toBe(204);
+        await new Promise((r) => setTimeout(r, 10)); // a later timestamp for the last row, whatever the clock's resolution
+        expect((await gw.admin(`/admin/keys/${k.body.id}`, { method: 'DELETE' })).status).toBe(204);
+        const price = await gw.admin('/admin/prices/openai/gpt-4o-mini', { method: 'PUT', body: { tokens: { input: 0.15, output: 0.6 }, source: 'audited' } });
+        expect(price.status).toBe(200);
+
+        const rows = await auditOf(`?tenant_id=${id}`);
+        expect(rows.map((r) => r.action).sort()).toEqual(['key.create', 'key.revoke', 'key.revoke', 'tenant.create', 'tenant.credit']);
+        expect(rows.map((r) => r.at)).toEqual(rows.map((r) => r.at).sort().reverse()); // newest first
+        expect(rows[0]).toMatchObject({ action: 'key.revoke', detail: { already_revoked: true } });
+        const by = (action: string) => rows.filter((r) => r.action === action);
+        for (const r of rows) expect(r).toMatchObject({ object: 'admin_audit', actor: 'admin-token', tenant_id: id });
+        expect(by('tenant.create')).toEqual([expect.objectContaining({ key_id: null, detail: { name: 'audited', credit_micros: '1500000' } })]);
+        expect(by('tenant.credit')).toEqual([
+          expect.objectContaining({ key_id: null, detail: { amount_micros: '250000', balance_micros: '1750000', note: 'top-up' } }),
+        ]);
+        expect(by('key.create')).toEqual([
+          expect.objectContaining({
+            key_id: k.body.id,
+            detail: { name: 'prod', rpm_limit: null, images_per_minute: null, spend_limit_micros: '2000000', allowed_models: [], expires_at: expiresAt },
+          }),
+        ]);
+        expect(by('key.revoke').map((r) => [r.key_id, r.detail.already_revoked])).toEqual([[k.body.id, true], [k.body.id, false]]);
+
+        const priceRow = (await auditOf('?limit=200')).find((r) => r.action === 'price.set' && r.detail.price_id === price.body.id);
+        expect(priceRow).toMatchObject({
+          actor: 'admin-token',
+          tenant_id: null,
+          key_id: null,
+          detail: { model: 'openai/gpt-4o-mini', version: price.body.version, rates: { tokens: { input: 150_000, output: 600_000 }, source: 'audited' } },
+        });
+
+        // Neither the key nor its hash anywhere in the table, nor in what the route answers.
+        const dump = JSON.stringify(await prisma().$queryRawUnsafe<unknown[]>('SELECT row_to_json(t)::text AS j FROM admin_audit t'));
+        expect(dump).toContain(k.body.id);
+        expect(dump).not.toContain(k.body.key);
+        expect(dump).not.toContain(k.body.key.slice(12));
+        expect(dump).not.toContain(hashApiKey(k.body.key));
+        expect(JSON.stringify(rows)).not.toContain(k.body.key.slice(12));
+      });
+
+      it('writes nothing for a refused mutation', async () => {
+        const { tenantId } = await gw.newTenant(1);
+        const before = await prisma().adminAudit.count();
+        expect((await gw.admin('/admin/tenants', { body: { name: 42 } })).status).toBe(400);
+        expect((await gw.admin('/admin/tenants', { body: { name: 'x' }, token: 'not-the-admin-token-at-all' })).status).toBe(403);
+        expect((await gw.admin(`/admin/tenants/${tenantId}/credits`, { body: { amount_usd: -1 } })).status).toBe(400);
+        expect((await gw.admin('/admin/tenants/00000000-0000-4000-8000-000000000000/credits', { body: { amount_usd: 1 } })).status).toBe(404);
+        expect((await gw.admin(`/admin/tenants/${tenantId}/keys`, { body: { expires_at: '2001-01-01T00:00:00Z' } })).status).toBe(400);
+        expect((await gw.admin('/admin/tenants/00000000-0000-4000-8000-000000000000/keys', { body: {} })).status).toBe(404);
+        expect((await gw.admin('/admin/keys/00000000-0000-4000-8000-000000000000', { method: 'DELETE' })).status).toBe(404);
+        expect((await gw.admin('/admin/prices/openai/no-such-model', { method: 'PUT', body: { tokens: { input: 1, output: 1 } } })).status).toBe(404);
+        expect(await prisma().adminAudit.count()).toBe(before);
+      });
+
+      it('makes no change whose audit row cannot be written (one transaction)', async () => {
+        const { tenantId, keyId, key } = await gw.newTenant(1);
+        const record = jest.spyOn(gw.app.get(AdminAuditService), 'record');
+        try {
+          record.mockRejectedValueOnce(new Error('audit table unavailable'));
+          expect((await gw.admin('/admin/tenants', { body: { name: 'never-created' } })).status).toBe(500);
+          expect(await prisma().tenant.count({ where: { name: 'never-created' } })).toBe(0);
+
+          record.mockRejectedValueOnce(new Error('audit table unavailable'));
+          expect((await gw.admin(`/admin/tenants/${tenantId}/keys`, { body: { name: 'never-issued' } })).status).toBe(500);
+          expect((await gw.admin(`/admin/tenants/${tenantId}/keys`)).body.data.map((k: { name: string }) => k.name)).not.toContain('never-issued');
+
+          record.mockRejectedValueOnce(new Error('audit table unavailable'));
+          expect((await gw.admin(`/admin/keys/${keyId}`, { method: 'DELETE' })).status).toBe(500);
+          expect((await prisma().apiKey.findUniqueOrThrow({ where: { id: keyId } })).revokedAt).toBeNull();
+          expect((await get('/v1/balance', { authorization: `Bearer ${key}` })).status).toBe(200);
+
+          // money and prices too: a credit (also a new tenant's initial one) and a price version
+          const ledgerBefore = await prisma().ledgerEntry.count({ where: { tenantId } });
+          record.mockRejectedValueOnce(new Error('audit table unavailable'));
+          expect((await gw.admin(`/admin/tenants/${tenantId}/credits`, { body: { amount_usd: 5 } })).status).toBe(500);
+          expect((await prisma().tenant.findUniqueOrThrow({ where: { id: tenantId } })).balanceMicros).toBe(1_000_000n);
+          expect(await prisma().ledgerEntry.count({ where: { tenantId } })).toBe(ledgerBefore);
+
+          record.mockRejectedValueOnce(new Error('audit table unavailable'));
+          expect((await gw.admin('/admin/tenants', { body: { name: 'never-credited', credit_usd: 3 } })).status).toBe(500);
+          expect(await prisma().tenant.count({ where: { name: 'never-credited' } })).toBe(0);
+
+          const versions = await prisma().price.count({ where: { model: 'openai/gpt-4o-mini' } });
+          record.mockRejectedValueOnce(new Error('audit table unavailable'));
+          expect((await gw.admin('/admin/prices/openai/gpt-4o-mini', { method: 'PUT', body: { tokens: { input: 9, output: 9 } } })).status).toBe(500);
+          expect(await prisma().price.count({ where: { model: 'openai/gpt-4o-mini' } })).toBe(versions);
+        } finally {
+          record.mockRestore();
+        }
+      });
+
+      it('lists newest first, 50 by default and at most 200, optionally for one tenant', async () => {
+        const { tenantId } = await gw.newTenant(1);
+        for (let i = 0; i < 50; i++) expect((await gw.admin(`/admin/tenants/${tenantId}/credits`, { body: { amount_usd: 0.01 } })).status).toBe(200);
+        const page = await auditOf(`?tenant_id=${tenantId.toUpperCase()}`);
+        expect(page).toHaveLength(50);
+        expect(page.every((r) => r.tenant_id === tenantId && r.action === 'tenant.credit')).toBe(true);
+        const all = await auditOf(`?tenant_id=${tenantId}&limit=200`);
+        expect(all.map((r) => r.action).slice(-2).sort()).toEqual(['key.create', 'tenant.create']);
+        expect(all).toHaveLength(52);
+        expect(all.slice(0, 50).map((r) => r.id)).toEqual(page.map((r) => r.id));
+        expect(await auditOf('?limit=3')).toHaveLength(3);
+        expect(await auditOf('?tenant_id=00000000-0000-4000-8000-000000000000')).toEqual([]);
+        for (const [query, param] of [['?limit=0', 'limit'], ['?limit=201', 'limit'], ['?limit=ten', 'limit'], ['?limit=1.5', 'limit'], ['?tenant_id=acme', 'tenant_id']]) {
+          const bad = await gw.admin(`/admin/audit${query}`);
+          expect({ query, status: bad.status, param: bad.body.error?.param }).toEqual({ query, status: 400, param });
+        }
+      });
+    });
+
     it('never stores a key in clear: every table dumped as text contains no issued key', async () => {
       const keys = [(await gw.newTenant(1)).key, (await gw.newTenant(2)).key];
       const prisma = gw.app.get(PrismaService);
@@ -129,7 +313,7 @@ describe('gateway foundation', () => {
       }
     });
 
-    it('gives a missing, an unknown and a revoked key the same 401', async () => {
+    it('gives an unknown and a revoked key the same 401, and a missing key a 401 that says it is missing', async () => {
       const { key, keyId } = await gw.newTenant(1);
       expect((await gw.admin(`/admin/keys/${keyId}`, { method: 'DELETE' })).status).toBe(204);
       const missing = await get('/v1/balance');
@@ -140,6 +324,7 @@ describe('gateway foundation', () => {
       expect(revoked.status).toBe(401);
       expect(JSON.parse(revoked.text)).toEqual(JSON.parse(unknown.text));
       expect(JSON.parse(revoked.text).error).toMatchObject({ type: 'authentication_error', code: 'invalid_api_key' });
+      expect(JSON.parse(missing.text).error).toMatchObject({ type: 'invalid_request_error', code: 'missing_api_key' });
     });
 
     it('stops honouring a key revoked elsewhere once the cache entry expires', async () => {
@@ -253,10 +438,10 @@ describe('gateway foundation', () => {
       expect((await prisma.apiKey.findUniqueOrThrow({ where: { id: keyId } })).reservedMicros).toBe(0n);
     });
 
-    it('runs the image-job reconciliation on the maintenance queue, and schedules both jobs', async () => {
+    it('runs the image-job reconciliation on the maintenance queue, and schedules every maintenance job', async () => {
       const queue = gw.app.get<Queue>(getQueueToken(MAINTENANCE_QUEUE));
       const schedulers = await queue.getJobSchedulers();
-      expect(schedulers.map((s) => s.key).sort()).toEqual([RECONCILE_IMAGE_JOBS_JOB, SWEEP_RESERVATIONS_JOB].sort());
+      expect(schedulers.map((s) => s.key).sort()).toEqual([PURGE_EXPIRED_IMAGES_JOB, RECONCILE_IMAGE_JOBS_JOB, SWEEP_RESERVATIONS_JOB].sort());
       const job = await queue.add(RECONCILE_IMAGE_JOBS_JOB, {});
       const deadline = Date.now() + 30_000;
       while (!(await job.isCompleted()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -278,6 +463,9 @@ describe('gateway foundation', () => {
         bearer: { type: 'http', scheme: 'bearer' },
         'x-goog-api-key': { type: 'apiKey', in: 'header', name: 'x-goog-api-key' },
       });
+      // the optional client request id is offered on the metered routes
+      const params = (doc.paths['/v1/chat/completions'].post.parameters as { name: string; in: string }[]).map((p) => `${p.in}:${p.name}`);
+      expect(params).toContain('header:X-Client-Request-Id');
     });
   });
 });

@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { PrismaService } from '@app/database';
 import { AuthFailureThrottle, KeyResolver } from '@app/tenancy';
 import { ADMIN_TOKEN, startGateway, type TestGateway } from '../support/gateway';
 
@@ -6,6 +7,9 @@ import { ADMIN_TOKEN, startGateway, type TestGateway } from '../support/gateway'
  * Authentication answers that reveal nothing and cannot be used to guess: an unknown and a revoked key get
  * the same answer on every route, in every place a key can be sent; a burst of invalid credentials from one
  * address is refused with 429 before any key lookup, while keys known to be valid keep working.
+ *
+ * A key past its `expires_at` is refused exactly like an unknown one, from the moment it expires, whatever
+ * this replica's cache held.
  *
  * Each test that trips the throttle comes from its own address (`X-Forwarded-For`, trusted from loopback),
  * so the rest of the file is not throttled.
@@ -91,6 +95,41 @@ describe('authentication', () => {
         expect(gw.sim.calls()).toEqual([]);
       },
     );
+  });
+
+  describe('no credential', () => {
+    const sent: [string, Record<string, string>][] = [
+      ['nothing', {}],
+      ['an empty Bearer', { authorization: 'Bearer ' }],
+      ['Basic credentials', { authorization: `Basic ${Buffer.from('user:pass').toString('base64')}` }],
+      ['an empty x-goog-api-key', { 'x-goog-api-key': '' }],
+    ];
+    it.each(ROUTES.flatMap((r) => sent.map(([what, headers]) => [r.method, r.path, what, headers, r.body] as const)))(
+      '%s %s with %s: 401 missing_api_key with a Bearer challenge, not an invalid key',
+      async (method, path, _what, headers, body) => {
+        const r = await request(`${gw.url}${path}`, {
+          method,
+          headers: { ...headers, 'x-forwarded-for': freshAddress(), ...(body ? { 'content-type': 'application/json' } : {}) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const parsed = JSON.parse(await r.body.text()) as { error: Record<string, unknown> };
+        expect(r.statusCode).toBe(401);
+        expect(r.headers['www-authenticate']).toBe('Bearer realm="switchyard"');
+        if (path.startsWith('/v1beta')) expect(parsed.error).toMatchObject({ code: 401, status: 'UNAUTHENTICATED' });
+        else expect(parsed.error).toMatchObject({ type: 'invalid_request_error', code: 'missing_api_key' });
+        expect(String(parsed.error.message)).toContain('Missing API key');
+        expect(gw.sim.calls()).toEqual([]);
+      },
+    );
+
+    it('challenges an invalid key as an invalid token, and a missing admin token as missing', async () => {
+      const invalid = await call('/v1/balance', { key: `sk-sy-${'1'.repeat(40)}`, from: freshAddress() });
+      expect(invalid.headers['www-authenticate']).toBe('Bearer realm="switchyard", error="invalid_token"');
+      const admin = await call('/admin/tenants/00000000-0000-4000-8000-000000000000', { from: freshAddress() });
+      expect(admin.status).toBe(401);
+      expect(admin.headers['www-authenticate']).toBe('Bearer realm="switchyard"');
+      expect(JSON.parse(admin.text).error).toMatchObject({ code: 'missing_api_key' });
+    });
   });
 
   describe('where a credential may travel', () => {
@@ -196,6 +235,79 @@ describe('authentication', () => {
       expect(refused.status).toBe(429);
       expect(refused.headers['retry-after']).toBeDefined();
       expect((await admin(ADMIN_TOKEN, freshAddress())).status).toBe(200);
+    });
+  });
+
+  describe('a key with expires_at', () => {
+    const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now())));
+
+    it('works until expires_at, then gets the unknown key\'s 401 at once, also from a cache filled before, and is billed no more', async () => {
+      const prisma = gw.app.get(PrismaService);
+      const expiresAt = new Date(Date.now() + 3_000);
+      const t = await gw.newTenant(5, { expires_at: expiresAt.toISOString() });
+      const listed = await gw.admin(`/admin/tenants/${t.tenantId}/keys`);
+      expect(listed.body.data.map((k: { id: string; expires_at: string | null }) => [k.id, k.expires_at])).toEqual([[t.keyId, expiresAt.toISOString()]]);
+
+      // Before expires_at: served and billed; the first request fills this replica's cache for KEY_CACHE_TTL_MS.
+      const cacheFilledAfter = Date.now();
+      expect((await call('/v1/chat/completions', { key: t.key, body: HELLO, from: freshAddress() })).status).toBe(200);
+      for (const via of ['bearer', 'goog', 'query'] as const) expect((await call('/v1/balance', { key: t.key, via, from: freshAddress() })).status).toBe(200);
+      await gw.settled();
+      expect(await prisma.usageRecord.count({ where: { apiKeyId: t.keyId } })).toBe(1);
+      const upstreamCalls = gw.sim.calls().length;
+      expect(Date.now()).toBeLessThan(expiresAt.getTime()); // reached in time, or the test would prove nothing
+
+      await sleepUntil(expiresAt.getTime() + 1);
+      const first = await call('/v1/chat/completions', { key: t.key, body: HELLO, from: freshAddress() });
+      // Still within the life of the entry cached before expiry: a cache bounded only by its TTL would have let it in.
+      expect(Date.now()).toBeLessThan(cacheFilledAfter + gw.config.KEY_CACHE_TTL_MS);
+      expect(first.status).toBe(401);
+      for (const route of ROUTES) {
+        for (const via of ['bearer', 'goog', 'query'] as const) {
+          const from = freshAddress();
+          const unknown = await call(route.path, { key: `sk-sy-${'0'.repeat(40)}`, via, body: route.body, method: route.method, from });
+          const expired = await call(route.path, { key: t.key, via, body: route.body, method: route.method, from });
+          expect({ route: route.path, via, ...visible(expired) }).toEqual({ route: route.path, via, ...visible(unknown) });
+          expect(expired.status).toBe(401);
+        }
+      }
+      expect(await gw.app.get(KeyResolver).resolve(t.key)).toBeNull();
+
+      // No upstream call and no usage record after expires_at.
+      await gw.settled();
+      expect(gw.sim.calls().length).toBe(upstreamCalls);
+      expect(await prisma.usageRecord.count({ where: { apiKeyId: t.keyId } })).toBe(1);
+      expect(await prisma.usageRecord.count({ where: { apiKeyId: t.keyId, createdAt: { gte: expiresAt } } })).toBe(0);
+      expect(await prisma.reservation.count({ where: { apiKeyId: t.keyId } })).toBe(0);
+    });
+
+    it('is no longer known to be valid once expired: a throttled address gets 429 for it, as for any guess', async () => {
+      const expiresAt = new Date(Date.now() + 2_500);
+      const t = await gw.newTenant(1, { expires_at: expiresAt.toISOString() });
+      const from = freshAddress();
+      expect((await call('/v1/balance', { key: t.key, from })).status).toBe(200);
+      for (let i = 0; i < 20; i++) await call('/v1/balance', { key: `sk-sy-expiry-guess-${i}`, from });
+      expect((await call('/v1/balance', { key: t.key, from })).status).toBe(200); // known valid: still served from there
+      expect(Date.now()).toBeLessThan(expiresAt.getTime());
+      await sleepUntil(expiresAt.getTime() + 1);
+      const lookups = jest.spyOn(gw.app.get(KeyResolver), 'resolve');
+      const expired = await call('/v1/balance', { key: t.key, from });
+      const guess = await call('/v1/balance', { key: 'sk-sy-expiry-guess-more', from });
+      expect(expired.status).toBe(429);
+      const shape = (a: Answer) => ({ status: a.status, code: JSON.parse(a.text).error.code, headers: visible(a).headers });
+      expect(shape(expired)).toEqual(shape(guess));
+      expect(lookups).not.toHaveBeenCalled();
+    });
+
+    it('refuses an expires_at that is not in the future, or not an ISO 8601 time, with 400 naming it, and issues no key', async () => {
+      const { tenantId } = await gw.newTenant(1);
+      for (const expires_at of [new Date(Date.now() - 1_000).toISOString(), '2020-01-01T00:00:00Z', 'tomorrow', '2027-13-01T00:00:00Z', 1_900_000_000, '']) {
+        const r = await gw.admin(`/admin/tenants/${tenantId}/keys`, { body: { name: 'late', expires_at } });
+        expect({ expires_at, status: r.status }).toEqual({ expires_at, status: 400 });
+        expect(r.body.error).toMatchObject({ type: 'invalid_request_error', param: 'expires_at' });
+      }
+      const keys = await gw.admin(`/admin/tenants/${tenantId}/keys`);
+      expect(keys.body.data.map((k: { name: string | null; expires_at: string | null }) => [k.name, k.expires_at])).toEqual([[null, null]]);
     });
   });
 });

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { DynamicModule, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { isISO8601 } from 'class-validator';
 import { AppConfig, ConfigError, ConfigModule, loadConfigFromEnvironment } from '@app/common';
 import { DatabaseModule } from '@app/database';
 import { BillingModule, formatUsd, usdToMicros } from '@app/billing';
@@ -8,10 +9,11 @@ import { ProvidersModule } from '@app/providers';
 import { ApiKeyService, TenancyModule, TenantService } from '@app/tenancy';
 
 /**
- * The admin CLI: the same services as the admin API, straight on the database.
+ * The admin CLI: the same services as the admin API, straight on the database, writing the same audit rows
+ * (actor `admin-cli`).
  *   npm run admin -- tenant create <name> [--credit <usd>]    prints the tenant id and a new key
  *   npm run admin -- tenant credit <tenant-id> <usd> [--note <text>]
- *   npm run admin -- key create <tenant-id> [--name <name>] [--rpm <n>] [--spend-limit <usd>]
+ *   npm run admin -- key create <tenant-id> [--name <name>] [--rpm <n>] [--spend-limit <usd>] [--expires <ISO 8601>]
  *   npm run admin -- key revoke <key-id>
  */
 @Module({})
@@ -24,7 +26,7 @@ class AdminCliModule {
 const USAGE = `usage:
   npm run admin -- tenant create <name> [--credit <usd>]
   npm run admin -- tenant credit <tenant-id> <usd> [--note <text>]
-  npm run admin -- key create <tenant-id> [--name <name>] [--rpm <n>] [--spend-limit <usd>]
+  npm run admin -- key create <tenant-id> [--name <name>] [--rpm <n>] [--spend-limit <usd>] [--expires <ISO 8601>]
   npm run admin -- key revoke <key-id>`;
 
 function parse(argv: string[]): { words: string[]; flags: Record<string, string> } {
@@ -44,6 +46,12 @@ function optionalInt(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
+function optionalDate(v: string | undefined, name: string): Date | undefined {
+  if (v === undefined) return undefined;
+  if (!isISO8601(v, { strict: true })) throw new Error(`--${name} must be an ISO 8601 date-time, e.g. 2027-01-01T00:00:00Z`);
+  return new Date(v);
+}
+
 async function main(): Promise<void> {
   const { words, flags } = parse(process.argv.slice(2));
   const [noun, verb, ...rest] = words;
@@ -54,24 +62,30 @@ async function main(): Promise<void> {
     const tenants = app.get(TenantService);
     const keys = app.get(ApiKeyService);
     if (noun === 'tenant' && verb === 'create' && rest[0]) {
-      const tenant = await tenants.create(rest[0], flags.credit ? usdToMicros(flags.credit) : 0n);
-      const { record, key } = await keys.create(tenant.id, { name: 'default' });
+      const tenant = await tenants.create(rest[0], flags.credit ? usdToMicros(flags.credit) : 0n, 'admin-cli');
+      const { record, key } = await keys.create(tenant.id, { name: 'default' }, 'admin-cli');
       process.stdout.write(
         `tenant_id=${tenant.id}\nbalance_usd=${formatUsd(tenant.balanceMicros)}\nkey_id=${record.id}\n` +
           `key=${key}\n(the key is shown only now; store it safely)\n`,
       );
     } else if (noun === 'tenant' && verb === 'credit' && rest[0] && rest[1]) {
-      const balance = await tenants.addCredit(rest[0], usdToMicros(rest[1]), flags.note);
+      const balance = await tenants.addCredit(rest[0], usdToMicros(rest[1]), flags.note, 'admin-cli');
       process.stdout.write(`balance_usd=${formatUsd(balance)}\n`);
     } else if (noun === 'key' && verb === 'create' && rest[0]) {
-      const { record, key } = await keys.create(rest[0], {
-        name: flags.name,
-        rpmLimit: optionalInt(flags.rpm, 'rpm'),
-        spendLimitMicros: flags['spend-limit'] ? usdToMicros(flags['spend-limit']) : undefined,
-      });
-      process.stdout.write(`key_id=${record.id}\nkey=${key}\n(the key is shown only now; store it safely)\n`);
+      const { record, key } = await keys.create(
+        rest[0],
+        {
+          name: flags.name,
+          rpmLimit: optionalInt(flags.rpm, 'rpm'),
+          spendLimitMicros: flags['spend-limit'] ? usdToMicros(flags['spend-limit']) : undefined,
+          expiresAt: optionalDate(flags.expires, 'expires'),
+        },
+        'admin-cli',
+      );
+      const expiry = record.expiresAt ? `expires_at=${record.expiresAt.toISOString()}\n` : '';
+      process.stdout.write(`key_id=${record.id}\n${expiry}key=${key}\n(the key is shown only now; store it safely)\n`);
     } else if (noun === 'key' && verb === 'revoke' && rest[0]) {
-      await keys.revoke(rest[0]);
+      await keys.revoke(rest[0], 'admin-cli');
       process.stdout.write(`revoked ${rest[0]}\n`);
     } else {
       process.stderr.write(`${USAGE}\n`);

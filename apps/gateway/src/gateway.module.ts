@@ -64,6 +64,8 @@ export class GatewayModule implements NestModule {
 
   configure(consumer: MiddlewareConsumer): void {
     const everything = { path: '*path', method: RequestMethod.ALL };
-    consumer.apply(RequestIdMiddleware, AccessLogMiddleware, MetricsMiddleware, JsonBodyMiddleware).forRoutes(everything);
+    // The access log first, so that a request refused by a later middleware (a bad client request id, a body
+    // that does not parse) still gets its line.
+    consumer.apply(AccessLogMiddleware, RequestIdMiddleware, MetricsMiddleware, JsonBodyMiddleware).forRoutes(everything);
   }
 }

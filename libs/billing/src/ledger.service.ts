@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '@app/database';
+import { PrismaService, type Prisma } from '@app/database';
 
 /**
  * The ledger: credits (top-ups) and debits (settled usage). A tenant's balance is changed only together
@@ -9,12 +9,15 @@ import { PrismaService } from '@app/database';
 export class LedgerService {
   constructor(private readonly prisma: PrismaService) {}
 
-  async credit(tenantId: string, amountMicros: bigint, note?: string): Promise<bigint> {
+  /**
+   * Credits a tenant and returns its new balance. Inside the caller's transaction `tx` when given (so what the
+   * caller writes with it, such as an audit row, commits or rolls back with the credit), else in its own.
+   */
+  async credit(tenantId: string, amountMicros: bigint, note?: string, tx?: Prisma.TransactionClient): Promise<bigint> {
     if (amountMicros <= 0n) throw new RangeError('a credit must be positive');
-    const [, tenant] = await this.prisma.$transaction([
-      this.prisma.ledgerEntry.create({ data: { tenantId, kind: 'credit', amountMicros, note: note ?? null } }),
-      this.prisma.tenant.update({ where: { id: tenantId }, data: { balanceMicros: { increment: amountMicros } } }),
-    ]);
+    if (!tx) return this.prisma.$transaction((own) => this.credit(tenantId, amountMicros, note, own));
+    await tx.ledgerEntry.create({ data: { tenantId, kind: 'credit', amountMicros, note: note ?? null } });
+    const tenant = await tx.tenant.update({ where: { id: tenantId }, data: { balanceMicros: { increment: amountMicros } } });
     return tenant.balanceMicros;
   }
 

@@ -74,7 +74,7 @@ export class AuthGuard implements CanActivate {
     if (kind === 'admin') return this.checkAdmin(bearer(req), address);
     const key = extractKey(req);
 
-    if (!key) throw ApiError.unauthorized('Missing API key: send "Authorization: Bearer <key>", "x-goog-api-key: <key>" or "?key=<key>".');
+    if (!key) throw ApiError.missingCredential('Missing API key: send "Authorization: Bearer <key>", "x-goog-api-key: <key>" or "?key=<key>".');
     const blockedMs = this.throttle.blockedForMs(address);
     if (blockedMs > 0 && !this.keys.wasRecentlyValid(key)) throw tooManyAuthFailures(blockedMs);
     let auth;
@@ -97,7 +97,7 @@ export class AuthGuard implements CanActivate {
     if (!this.config.ADMIN_TOKEN) {
       throw ApiError.forbidden('The admin API is disabled: set ADMIN_TOKEN to enable it.', 'admin_api_disabled');
     }
-    if (!token) throw ApiError.unauthorized('Missing admin token: send "Authorization: Bearer <ADMIN_TOKEN>".');
+    if (!token) throw ApiError.missingCredential('Missing admin token: send "Authorization: Bearer <ADMIN_TOKEN>".');
     const blockedMs = this.throttle.blockedForMs(address);
     if (blockedMs > 0) throw tooManyAuthFailures(blockedMs);
     if (!sameSecret(token, this.config.ADMIN_TOKEN)) {

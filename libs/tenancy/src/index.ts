@@ -5,4 +5,5 @@ export * from './auth.guard';
 export * from './key-resolver.service';
 export * from './tenant.service';
 export * from './api-key.service';
+export * from './admin-audit.service';
 export * from './tenancy.module';

@@ -4,10 +4,11 @@ import { hashApiKey } from './api-key';
 import { KeyResolver } from './key-resolver.service';
 
 const KEY = ['sk', 'sy', 'resolver', 'spec', 'key', '0123456789'].join('-');
-const row = (revokedAt: Date | null = null) => ({
+const row = (revokedAt: Date | null = null, expiresAt: Date | null = null) => ({
   id: 'k1',
   tenantId: 't1',
   revokedAt,
+  expiresAt,
   rpmLimit: null,
   imagesPerMinute: null,
   spendLimitMicros: null,
@@ -18,6 +19,7 @@ const row = (revokedAt: Date | null = null) => ({
 class Keys {
   lookups = 0;
   revoked: Date | null = null;
+  expires: Date | null = null;
   private held: (() => void)[] = [];
   hold = false;
   asPrisma(): PrismaService {
@@ -26,7 +28,7 @@ class Keys {
         findUnique: async ({ where }: { where: { hash: string } }) => {
           this.lookups++;
           if (this.hold) await new Promise<void>((resolve) => this.held.push(resolve));
-          return where.hash === hashApiKey(KEY) ? row(this.revoked) : null;
+          return where.hash === hashApiKey(KEY) ? row(this.revoked, this.expires) : null;
         },
         update: async () => undefined,
       },
@@ -46,6 +48,32 @@ describe('KeyResolver', () => {
   });
   afterEach(() => jest.restoreAllMocks());
   const make = (keys: Keys) => new KeyResolver(keys.asPrisma(), loadConfig({ KEY_CACHE_TTL_MS: '4000' }));
+
+  it('does not let a request that arrives after a revocation share a lookup that started before it', async () => {
+    let releaseFirst: () => void = () => undefined;
+    let reads = 0;
+    const prisma = {
+      apiKey: {
+        findUnique: async () => {
+          reads++;
+          if (reads > 1) return row(new Date(now));
+          const before = row(); // read before the revocation, answered after it
+          await new Promise<void>((resolve) => (releaseFirst = resolve));
+          return before;
+        },
+        update: async () => undefined,
+      },
+    } as unknown as PrismaService;
+    const resolver = new KeyResolver(prisma, loadConfig({ KEY_CACHE_TTL_MS: '4000' }));
+    const inFlight = resolver.resolve(KEY);
+    resolver.forgetKeyId('k1');
+    const after = resolver.resolve(KEY);
+    releaseFirst();
+    expect((await inFlight)?.keyId).toBe('k1'); // already on its way when the key was revoked
+    expect(await after).toBeNull();
+    expect(await resolver.resolve(KEY)).toBeNull();
+    expect(reads).toBe(2);
+  });
 
   it('lets requests that miss together share one lookup', async () => {
     const keys = new Keys();
@@ -92,5 +120,75 @@ describe('KeyResolver', () => {
     await pending; // began before the revocation: may still answer with the key
     await expect(resolver.resolve(KEY)).resolves.toBeNull();
     expect(keys.lookups).toBe(2);
+  });
+
+  describe('a key with expires_at', () => {
+    it('resolves like an unknown key once expires_at has come', async () => {
+      const keys = new Keys();
+      keys.expires = new Date(now);
+      await expect(make(keys).resolve(KEY)).resolves.toBeNull();
+      keys.expires = new Date(now - 60_000);
+      await expect(make(keys).resolve(KEY)).resolves.toBeNull();
+      keys.expires = new Date(now + 1);
+      await expect(make(keys).resolve(KEY)).resolves.not.toBeNull();
+    });
+
+    it('never serves a cached entry past expires_at, however long the cache would keep it', async () => {
+      const keys = new Keys();
+      keys.expires = new Date(now + 1_000); // well inside the 4 s cache life
+      const resolver = make(keys);
+      await expect(resolver.resolve(KEY)).resolves.toMatchObject({ keyId: 'k1' });
+      now += 999;
+      await expect(resolver.resolve(KEY)).resolves.toMatchObject({ keyId: 'k1' });
+      expect(keys.lookups).toBe(1); // from the cache until then…
+      now += 1;
+      await expect(resolver.resolve(KEY)).resolves.toBeNull(); // …and not one millisecond past it
+      expect(keys.lookups).toBe(2);
+      now += 1_000;
+      await expect(resolver.resolve(KEY)).resolves.toBeNull(); // the refusal is cached like an unknown key's
+      expect(keys.lookups).toBe(2);
+    });
+
+    it('does not re-read a key ahead of an entry that ends at its expiry (it could not extend it)', async () => {
+      const keys = new Keys();
+      keys.expires = new Date(now + 4_500);
+      const resolver = make(keys);
+      await resolver.resolve(KEY);
+      now += 3_500; // the last quarter of the cache life: refreshed once, the new entry ending at expires_at
+      await resolver.resolve(KEY);
+      await Promise.resolve();
+      expect(keys.lookups).toBe(2);
+      for (let i = 0; i < 10; i++) {
+        now += 90;
+        await expect(resolver.resolve(KEY)).resolves.not.toBeNull();
+        await Promise.resolve();
+      }
+      expect(keys.lookups).toBe(2);
+      now += 100; // 4 500 ms after the first lookup
+      await expect(resolver.resolve(KEY)).resolves.toBeNull();
+    });
+
+    it('stops counting an expired key as recently valid, so a throttled address gets no lookup for it', async () => {
+      const keys = new Keys();
+      keys.expires = new Date(now + 60_000);
+      const resolver = make(keys);
+      await resolver.resolve(KEY);
+      expect(resolver.wasRecentlyValid(KEY)).toBe(true);
+      now += 59_999;
+      expect(resolver.wasRecentlyValid(KEY)).toBe(true);
+      now += 1;
+      expect(resolver.wasRecentlyValid(KEY)).toBe(false);
+    });
+  });
+
+  it('forgets that a key was valid once a lookup finds it revoked elsewhere', async () => {
+    const keys = new Keys();
+    const resolver = make(keys);
+    await resolver.resolve(KEY);
+    expect(resolver.wasRecentlyValid(KEY)).toBe(true);
+    keys.revoked = new Date();
+    now += 4_001;
+    await expect(resolver.resolve(KEY)).resolves.toBeNull();
+    expect(resolver.wasRecentlyValid(KEY)).toBe(false);
   });
 });

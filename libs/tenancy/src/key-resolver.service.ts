@@ -7,6 +7,8 @@ import { hashApiKey } from './api-key';
 interface CacheEntry {
   auth: AuthContext | null;
   expiresAt: number;
+  /** false when the entry ends at the key's own expires_at: re-reading the key would not extend it */
+  refreshAhead: boolean;
 }
 
 const MAX_CACHE_ENTRIES = 50_000;
@@ -17,14 +19,18 @@ export const KNOWN_VALID_KEY_MS = 24 * 60 * 60_000;
 /**
  * Key → tenant, with a short in-process cache so the hot path rarely touches the database. The cache
  * lives at most KEY_CACHE_TTL_MS (≤ 5 s), which bounds how long a key revoked on another replica keeps
- * working; a revocation on this replica is dropped from the cache at once.
+ * working; a revocation on this replica is dropped from the cache at once. A key with an `expires_at` is
+ * never cached past it: from that moment it resolves like an unknown or revoked key, on every replica.
  */
 @Injectable()
 export class KeyResolver {
   private readonly logger = new Logger(KeyResolver.name);
   private readonly cache = new Map<string, CacheEntry>();
   private readonly lastUsedWritten = new Map<string, number>();
-  /** hash → when the key was last found valid in the database; ordered oldest first */
+  /**
+   * hash → until when the key counts as recently valid (found valid + KNOWN_VALID_KEY_MS, never past its
+   * expires_at); ordered by when it was last found valid, oldest first
+   */
   private readonly knownValid = new Map<string, number>();
   /** lookups in flight, by key hash */
   private readonly lookups = new Map<string, Promise<AuthContext | null>>();
@@ -36,7 +42,7 @@ export class KeyResolver {
     private readonly config: AppConfig,
   ) {}
 
-  /** null for an unknown or revoked key; throws when the database cannot answer */
+  /** null for an unknown, revoked or expired key; throws when the database cannot answer */
   async resolve(key: string): Promise<AuthContext | null> {
     const hash = hashApiKey(key);
     const now = Date.now();
@@ -45,7 +51,7 @@ export class KeyResolver {
       // Refresh ahead: a key in use is re-read in the background during the last quarter of its cache life,
       // so its requests do not wait for the lookup when the entry expires. An entry is still never used
       // past its expiry, which keeps the bound on a revocation made on another replica.
-      if (hit.expiresAt - now < this.config.KEY_CACHE_TTL_MS / 4 && !this.lookups.has(hash)) {
+      if (hit.refreshAhead && hit.expiresAt - now < this.config.KEY_CACHE_TTL_MS / 4 && !this.lookups.has(hash)) {
         this.lookup(hash, now).catch(() => undefined);
       }
       return hit.auth;
@@ -57,7 +63,11 @@ export class KeyResolver {
   private lookup(hash: string, now: number): Promise<AuthContext | null> {
     let pending = this.lookups.get(hash);
     if (!pending) {
-      pending = this.load(hash, now).finally(() => this.lookups.delete(hash));
+      const started: Promise<AuthContext | null> = this.load(hash, now).finally(() => {
+        // a revocation may have dropped this lookup and a newer one taken its place
+        if (this.lookups.get(hash) === started) this.lookups.delete(hash);
+      });
+      pending = started;
       this.lookups.set(hash, pending);
     }
     return pending;
@@ -66,8 +76,10 @@ export class KeyResolver {
   private async load(hash: string, now: number): Promise<AuthContext | null> {
     const generation = this.generation;
     const row = await this.prisma.apiKey.findUnique({ where: { hash } });
+    const keyExpiresAt = row?.expiresAt?.getTime();
+    const expired = keyExpiresAt !== undefined && keyExpiresAt <= Date.now();
     const auth: AuthContext | null =
-      row && !row.revokedAt
+      row && !row.revokedAt && !expired
         ? {
             tenantId: row.tenantId,
             keyId: row.id,
@@ -80,10 +92,15 @@ export class KeyResolver {
     // A revocation on this replica while the row was being read: the answer may predate it, so it is not cached.
     if (generation !== this.generation) return auth;
     if (this.cache.size >= MAX_CACHE_ENTRIES) this.cache.clear();
-    this.cache.set(hash, { auth, expiresAt: now + this.config.KEY_CACHE_TTL_MS });
+    const ttlEnd = now + this.config.KEY_CACHE_TTL_MS;
+    const endsWithKey = auth !== null && keyExpiresAt !== undefined && keyExpiresAt < ttlEnd;
+    this.cache.set(hash, { auth, expiresAt: endsWithKey ? keyExpiresAt : ttlEnd, refreshAhead: !endsWithKey });
     if (auth) {
       this.touch(auth.keyId, now);
-      this.rememberValid(hash, now);
+      this.rememberValid(hash, Math.min(now + KNOWN_VALID_KEY_MS, keyExpiresAt ?? Infinity));
+    } else {
+      // No longer a key this replica vouches for (revoked or expired elsewhere): a throttled address waits.
+      this.knownValid.delete(hash);
     }
     return auth;
   }
@@ -95,13 +112,16 @@ export class KeyResolver {
    * memory only.
    */
   wasRecentlyValid(key: string): boolean {
-    const seen = this.knownValid.get(hashApiKey(key));
-    return seen !== undefined && Date.now() - seen < KNOWN_VALID_KEY_MS;
+    const until = this.knownValid.get(hashApiKey(key));
+    return until !== undefined && Date.now() < until;
   }
 
   /** forget a key at once (after revocation on this replica) */
   forgetKeyId(keyId: string): void {
     this.generation++;
+    // Lookups in flight may have read the key before it was revoked: a request arriving from now on starts its own
+    // instead of sharing their answer (which the generation check already keeps out of the cache).
+    this.lookups.clear();
     for (const [hash, entry] of this.cache) {
       if (entry.auth?.keyId !== keyId) continue;
       this.cache.delete(hash);
@@ -109,13 +129,13 @@ export class KeyResolver {
     }
   }
 
-  private rememberValid(hash: string, now: number): void {
+  private rememberValid(hash: string, until: number): void {
     this.knownValid.delete(hash);
     if (this.knownValid.size >= MAX_CACHE_ENTRIES) {
       const oldest = this.knownValid.keys().next();
       if (!oldest.done) this.knownValid.delete(oldest.value);
     }
-    this.knownValid.set(hash, now);
+    this.knownValid.set(hash, until);
   }
 
   /** last_used_at is advisory: written at most once a minute per key, off the request path */

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { AdminAuditService } from './admin-audit.service';
 import { ApiKeyService } from './api-key.service';
 import { AuthFailureThrottle } from './auth-failure-throttle';
 import { AuthGuard } from './auth.guard';
@@ -8,8 +9,8 @@ import { TenantService } from './tenant.service';
 
 @Global()
 @Module({
-  providers: [KeyResolver, TenantService, ApiKeyService],
-  exports: [KeyResolver, TenantService, ApiKeyService],
+  providers: [KeyResolver, TenantService, ApiKeyService, AdminAuditService],
+  exports: [KeyResolver, TenantService, ApiKeyService, AdminAuditService],
 })
 export class TenancyModule {}
 

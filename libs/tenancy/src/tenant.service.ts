@@ -2,21 +2,24 @@ import { Injectable } from '@nestjs/common';
 import { ApiError } from '@app/common';
 import { PrismaService, type Tenant } from '@app/database';
 import { LedgerService } from '@app/billing';
+import { AdminAuditService, type AuditActor } from './admin-audit.service';
 
 @Injectable()
 export class TenantService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly ledger: LedgerService,
+    private readonly audit: AdminAuditService,
   ) {}
 
-  async create(name: string, creditMicros = 0n): Promise<Tenant> {
-    const tenant = await this.prisma.tenant.create({ data: { name } });
-    if (creditMicros > 0n) {
-      const balanceMicros = await this.ledger.credit(tenant.id, creditMicros, 'initial credit');
-      return { ...tenant, balanceMicros };
-    }
-    return tenant;
+  /** The tenant, its initial credit and its audit row commit together. */
+  async create(name: string, creditMicros = 0n, actor: AuditActor = 'system'): Promise<Tenant> {
+    return this.prisma.$transaction(async (tx) => {
+      const created = await tx.tenant.create({ data: { name } });
+      await this.audit.record({ action: 'tenant.create', actor, tenantId: created.id, detail: { name, credit_micros: creditMicros } }, tx);
+      if (creditMicros === 0n) return created;
+      return { ...created, balanceMicros: await this.ledger.credit(created.id, creditMicros, 'initial credit', tx) };
+    });
   }
 
   async get(id: string): Promise<Tenant> {
@@ -25,8 +28,16 @@ export class TenantService {
     return tenant;
   }
 
-  async addCredit(id: string, amountMicros: bigint, note?: string): Promise<bigint> {
+  /** The credit and its audit row commit together. */
+  async addCredit(id: string, amountMicros: bigint, note?: string, actor: AuditActor = 'system'): Promise<bigint> {
     await this.get(id);
-    return this.ledger.credit(id, amountMicros, note);
+    return this.prisma.$transaction(async (tx) => {
+      const balanceMicros = await this.ledger.credit(id, amountMicros, note, tx);
+      await this.audit.record(
+        { action: 'tenant.credit', actor, tenantId: id, detail: { amount_micros: amountMicros, balance_micros: balanceMicros, note: note ?? null } },
+        tx,
+      );
+      return balanceMicros;
+    });
   }
 }

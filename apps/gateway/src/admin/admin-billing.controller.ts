@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { ApiError } from '@app/common';
 import { PriceBook, UsageService } from '@app/billing';
 import { ModelCatalog } from '@app/providers';
-import { AdminOnly, TenantService } from '@app/tenancy';
+import { AdminAuditService, AdminOnly, TenantService } from '@app/tenancy';
 import { AdminUsageQueryDto, toUsageQuery } from '../billing/usage.dto';
 import { PriceOverrideDto, toModelPrice } from './price.dto';
 import { UuidParam } from './uuid-param.pipe';
@@ -19,6 +19,7 @@ export class AdminBillingController {
     private readonly tenants: TenantService,
     private readonly prices: PriceBook,
     private readonly catalog: ModelCatalog,
+    private readonly audit: AdminAuditService,
   ) {}
 
   @Get('tenants/:id/usage')
@@ -45,7 +46,13 @@ export class AdminBillingController {
     } catch (e) {
       throw ApiError.badRequest(e instanceof Error ? e.message : 'invalid price', dto.per_image ? 'per_image' : 'tokens');
     }
-    const current = await this.prices.setOverride(spec.id, price);
+    // The audit row commits with the new version; rates as in prices.rates (micro-USD per 1M tokens and per image).
+    const current = await this.prices.setOverride(spec.id, price, (tx, written) =>
+      this.audit.record(
+        { action: 'price.set', actor: 'admin-token', detail: { model: spec.id, version: written.version, price_id: written.priceId, rates: price } },
+        tx,
+      ),
+    );
     return { object: 'price', model: spec.id, version: current.version, id: current.priceId, is_override: true, rates: dto };
   }
 }

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsSafeText } from '@app/common';
-import { ArrayMaxSize, IsArray, IsInt, IsNumber, IsOptional, IsString, Length, Max, MaxLength, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsInt, IsISO8601, IsNumber, IsOptional, IsString, IsUUID, Length, Max, MaxLength, Min } from 'class-validator';
 
 const MAX_USD = 1_000_000_000;
 
@@ -44,4 +45,24 @@ export class CreateKeyDto {
   @ApiPropertyOptional({ example: ['openai/gpt-4o-mini'], description: 'model ids this key may call; empty = all' })
   @IsOptional() @IsArray() @ArrayMaxSize(500) @IsString({ each: true }) @MaxLength(200, { each: true })
   allowed_models?: string[];
+
+  @ApiPropertyOptional({
+    example: '2027-01-01T00:00:00Z',
+    description: 'when the key stops working (ISO 8601, in the future); from then on it is refused like a revoked key. Omitted = never',
+  })
+  @IsOptional() @IsISO8601({ strict: true })
+  expires_at?: string;
+}
+
+export const AUDIT_LIMIT_DEFAULT = 50;
+export const AUDIT_LIMIT_MAX = 200;
+
+export class AuditQueryDto {
+  @ApiPropertyOptional({ example: 50, default: AUDIT_LIMIT_DEFAULT, maximum: AUDIT_LIMIT_MAX, description: 'rows to return, newest first' })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(AUDIT_LIMIT_MAX)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: "only this tenant's rows (its keys included)" })
+  @IsOptional() @IsUUID('loose')
+  tenant_id?: string;
 }

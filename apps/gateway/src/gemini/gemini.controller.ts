@@ -71,6 +71,6 @@ export class GeminiController {
   ): Promise<void> {
     const call = geminiCall(target, alt, body);
     const format = call.method === 'generateContent' ? 'json' : call.sse ? 'sse' : 'json-array';
-    return this.gemini.generate(auth, String(req.id), call, new GeminiResponder(res, format, call.model.replace(/^google\//, '')));
+    return this.gemini.generate(auth, String(req.id), call, new GeminiResponder(res, format, call.model.replace(/^google\//, '')), req.clientRequestId);
   }
 }

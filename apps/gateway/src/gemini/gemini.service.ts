@@ -95,7 +95,7 @@ export class GeminiService {
     private readonly images: ImageGenerationService,
   ) {}
 
-  async generate(auth: AuthContext, requestId: string, call: GeminiCall, responder: GeminiResponder): Promise<void> {
+  async generate(auth: AuthContext, requestId: string, call: GeminiCall, responder: GeminiResponder, clientRequestId?: string): Promise<void> {
     const startedAt = Date.now();
     const req = parseGeminiRequest(call.body);
     const stream = call.method === 'streamGenerateContent';
@@ -138,15 +138,15 @@ export class GeminiService {
     if (route.chain[0].capabilities.imageOutputViaChat) {
       await admission.limited;
       const request = imageRequestForChain(route, image ?? imageRequestFromGemini(req));
-      return this.generateImages(auth, requestId, call.model, route, req, request, responder);
+      return this.generateImages(auth, { requestId, clientRequestId }, call.model, route, req, request, responder);
     }
     const served = req.cachedContent ? { ...admission, route: cachedContentRoute(route) } : admission;
-    return this.chat.answer(auth, requestId, served, canonical, responder, { endpoint: GEMINI_ENDPOINTS[call.method], startedAt });
+    return this.chat.answer(auth, requestId, served, canonical, responder, { endpoint: GEMINI_ENDPOINTS[call.method], startedAt, clientRequestId });
   }
 
   private async generateImages(
     auth: AuthContext,
-    requestId: string,
+    ids: { requestId: string; clientRequestId?: string },
     requestedModel: string,
     route: ResolvedRoute,
     req: GeminiRequest,
@@ -155,7 +155,8 @@ export class GeminiService {
   ): Promise<void> {
     const result = await this.images.generate(
       {
-        jobId: requestId,
+        jobId: ids.requestId,
+        clientRequestId: ids.clientRequestId,
         payer: { tenantId: auth.tenantId, keyId: auth.keyId },
         endpoint: GEMINI_ENDPOINTS.generateContent,
         requestedModel,

@@ -68,20 +68,33 @@ export class PriceBook implements OnModuleInit {
   }
 
   /** An operator override: a new version that later catalog updates do not replace. */
-  async setOverride(modelId: string, price: ModelPrice): Promise<CurrentPrice> {
-    const latest = await this.prisma.price.findFirst({ where: { model: modelId }, orderBy: { version: 'desc' } });
-    const row = await this.prisma.price.create({
-      data: {
-        model: modelId,
-        version: (latest?.version ?? 0) + 1,
-        rates: price as unknown as Prisma.InputJsonValue,
-        source: price.source,
-        effectiveDate: price.date,
-        isOverride: true,
-      },
+  /**
+   * Writes a new version of a model's price and serves it from now on. `inTransaction` runs in the same transaction
+   * as the write (an audit row that must commit or roll back with it); the table is reloaded after the commit.
+   */
+  async setOverride(
+    modelId: string,
+    price: ModelPrice,
+    inTransaction?: (tx: Prisma.TransactionClient, written: CurrentPrice) => Promise<void>,
+  ): Promise<CurrentPrice> {
+    const written = await this.prisma.$transaction(async (tx) => {
+      const latest = await tx.price.findFirst({ where: { model: modelId }, orderBy: { version: 'desc' } });
+      const row = await tx.price.create({
+        data: {
+          model: modelId,
+          version: (latest?.version ?? 0) + 1,
+          rates: price as unknown as Prisma.InputJsonValue,
+          source: price.source,
+          effectiveDate: price.date,
+          isOverride: true,
+        },
+      });
+      const current: CurrentPrice = { priceId: row.id, version: row.version, price, isOverride: true };
+      await inTransaction?.(tx, current);
+      return current;
     });
     await this.reload();
-    return { priceId: row.id, version: row.version, price, isOverride: true };
+    return written;
   }
 
   private refreshInBackground(): void {

@@ -21,14 +21,27 @@ export class ApiError extends Error {
   static badRequest(message: string, param: string | null = null, code: string | null = 'invalid_request'): ApiError {
     return new ApiError(HttpStatus.BAD_REQUEST, 'invalid_request_error', message, code, param);
   }
-  static unauthorized(message = 'Invalid or missing API key.'): ApiError {
-    return new ApiError(HttpStatus.UNAUTHORIZED, 'authentication_error', message, 'invalid_api_key');
+  /** A credential was sent and is not valid (unknown, revoked or expired: one answer for all). */
+  static unauthorized(message = 'Invalid API key.'): ApiError {
+    return new ApiError(HttpStatus.UNAUTHORIZED, 'authentication_error', message, 'invalid_api_key', null, {
+      'WWW-Authenticate': 'Bearer realm="switchyard", error="invalid_token"',
+    });
+  }
+  /** No credential was sent (or not in a form the route reads): the request itself is incomplete (RFC 6750 §3.1). */
+  static missingCredential(message: string): ApiError {
+    return new ApiError(HttpStatus.UNAUTHORIZED, 'invalid_request_error', message, 'missing_api_key', null, {
+      'WWW-Authenticate': 'Bearer realm="switchyard"',
+    });
   }
   static forbidden(message: string, code = 'permission_denied'): ApiError {
     return new ApiError(HttpStatus.FORBIDDEN, 'permission_error', message, code);
   }
   static notFound(message: string, code = 'not_found', param: string | null = null): ApiError {
     return new ApiError(HttpStatus.NOT_FOUND, 'invalid_request_error', message, code, param);
+  }
+  /** What was asked for existed and was deleted for good (e.g. stored images past their retention). */
+  static gone(message: string, code: string, headers: Record<string, string> = {}): ApiError {
+    return new ApiError(HttpStatus.GONE, 'invalid_request_error', message, code, null, headers);
   }
   static conflict(message: string, code = 'conflict'): ApiError {
     return new ApiError(HttpStatus.CONFLICT, 'invalid_request_error', message, code);

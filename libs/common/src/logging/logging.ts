@@ -70,7 +70,7 @@ export function loggerParams(config: AppConfig, destination?: DestinationStream)
 type LoggedRequest = IncomingMessage & { id?: unknown; logContext?: Record<string, unknown>; originalUrl?: string };
 
 /**
- * One line per request when it ends: request id, method, URL (secret query parameters redacted), status,
+ * One line per request when it ends: request id (and the client's, if sent), method, URL (secret query parameters redacted), status,
  * latency, and what the route added with `addLogContext` (tenant, key). Bodies, prompts and headers are
  * never logged. Health and metrics probes are not logged.
  */
@@ -90,7 +90,8 @@ export function accessLogMiddleware(logger: Logger): (req: IncomingMessage, res:
       logger[level](
         {
           ...r.logContext,
-          req: { id: r.id, method: req.method, url: safeUrl },
+          // the client's own id for the request, when it sent one (printable ASCII, checked by RequestIdMiddleware)
+          req: { id: r.id, clientRequestId: req.clientRequestId, method: req.method, url: safeUrl },
           res: { statusCode: status },
           responseTime: Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100,
         },
