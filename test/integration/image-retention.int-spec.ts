@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync, symlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { PrismaService, SQL_DATABASE, type SqlDatabase } from '@app/database';
@@ -7,6 +7,7 @@ import { MAINTENANCE_QUEUE, PURGE_EXPIRED_IMAGES_JOB } from '@app/queue';
 import { IMAGE_STORE, LocalDiskImageStore, type ImageStore } from '@app/storage';
 import { startGateway, type TestGateway } from '../support/gateway';
 import { waitUntil } from '../support/processes';
+import { ImageRetentionPurger, PURGE_RETRY_AFTER_MINUTES } from '../../apps/worker/src/image-retention-purger';
 
 jest.setTimeout(120_000);
 
@@ -172,6 +173,45 @@ describe('image retention', () => {
     // a second run finds nothing more, and logs nothing
     expect(await runPurge()).toEqual({ deleted: 0, bytes: 0, jobs: 0, failed: 0, full: false });
     expect(gw.logs.lines.filter((l) => l.includes('stored image(s)'))).toHaveLength(1);
+  });
+
+  it('passes over files it failed to delete for an hour, so they cannot fill its batches and stop it from reaching the rest', async () => {
+    const { key } = await gw.newTenant(5);
+    const jobs = [];
+    for (const prompt of ['Stuck one', 'Stuck two', 'Deletable']) jobs.push(await generate(key, { prompt }));
+    const ids = jobs.map((j) => j.id);
+    // past the retention, oldest first, and older than anything another test left behind
+    await db.query(
+      `UPDATE stored_images SET created_at = now() - make_interval(hours => 10000 - array_position($1::uuid[], job_id))
+        WHERE job_id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const [stuckA, stuckB, deletable] = await Promise.all(ids.map(async (id) => (await storedOf([id]))[0]));
+    // files that cannot be unlinked (ELOOP): the job's directory replaced by a link to itself
+    const root = (store as LocalDiskImageStore).root;
+    const jobDir = (image: { storageKey: string }) => join(root, dirname(image.storageKey));
+    for (const image of [stuckA, stuckB]) {
+      rmSync(jobDir(image), { recursive: true });
+      symlinkSync(basename(jobDir(image)), jobDir(image));
+    }
+    const purger = gw.app.get(ImageRetentionPurger, { strict: false });
+
+    // a batch of two: the two oldest fail, and are marked
+    expect(await purger.purge(2)).toMatchObject({ deleted: 0, failed: 2, full: true });
+    // the next run passes them over and reaches the image behind them
+    expect(await purger.purge(2)).toMatchObject({ deleted: 1, failed: 0 });
+    expect(await storedOf([deletable.jobId])).toEqual([]);
+    expect(onDisk(deletable.storageKey)).toBe(false);
+    expect((await storedOf([stuckA.jobId, stuckB.jobId])).map((i) => i.id).sort()).toEqual([stuckA.id, stuckB.id].sort());
+
+    // once the hour is over (moved back here) and the disk is mended, they go too
+    for (const image of [stuckA, stuckB]) rmSync(jobDir(image));
+    await db.query(`UPDATE stored_images SET purge_failed_at = now() - make_interval(mins => $2::int + 1) WHERE id = ANY($1::uuid[])`, [
+      [stuckA.id, stuckB.id],
+      PURGE_RETRY_AFTER_MINUTES,
+    ]);
+    expect(await purger.purge(2)).toMatchObject({ deleted: 2, failed: 0 });
+    expect(await storedOf([stuckA.jobId, stuckB.jobId])).toEqual([]);
   });
 
   it('answers a base64 job whose file went missing before the purge marked it as expired, not as an error', async () => {

@@ -5,7 +5,11 @@ import type { ImageStore } from '@app/storage';
 import { ImageRetentionPurger } from './image-retention-purger';
 
 /** What the purge did, in order: store deletes and database statements in one list. */
-type Step = { kind: 'select'; params: unknown[] } | { kind: 'delete-file'; key: string } | { kind: 'delete-rows'; ids: string[] };
+type Step =
+  | { kind: 'select'; params: unknown[] }
+  | { kind: 'delete-file'; key: string }
+  | { kind: 'delete-rows'; ids: string[] }
+  | { kind: 'mark-failed'; ids: string[] };
 
 /**
  * A database holding stored-image rows (all past the retention, of finished jobs: the selection itself is SQL, proved
@@ -18,6 +22,10 @@ function world(rows: { id: string; key: string; bytes: number }[], files: Set<st
       if (/^\s*SELECT s\.id/.test(sql)) {
         steps.push({ kind: 'select', params });
         return rows.slice(0, Number(params[1])).map((r) => ({ id: r.id, storage_key: r.key }));
+      }
+      if (/^UPDATE stored_images SET purge_failed_at/.test(sql)) {
+        steps.push({ kind: 'mark-failed', ids: params[0] as string[] });
+        return [];
       }
       if (/DELETE FROM stored_images/.test(sql)) {
         const ids = params[0] as string[];
@@ -56,7 +64,7 @@ describe('ImageRetentionPurger', () => {
     const { db, store, steps } = world(rows, files);
     const report = await new ImageRetentionPurger(db, store, loadConfig({ IMAGE_RETENTION_HOURS: '24' })).purge();
     expect(steps.map((s) => s.kind)).toEqual(['select', 'delete-file', 'delete-file', 'delete-file', 'delete-rows']);
-    expect(steps[0]).toEqual({ kind: 'select', params: [24, 500] });
+    expect(steps[0]).toEqual({ kind: 'select', params: [24, 500, 60] });
     expect(steps[4]).toEqual({ kind: 'delete-rows', ids: ['id-0', 'id-1', 'id-2'] });
     expect(files.size).toBe(0);
     expect(report).toEqual({ deleted: 3, bytes: 303, jobs: 1, failed: 0, full: false });
@@ -77,11 +85,15 @@ describe('ImageRetentionPurger', () => {
     const files = new Set(rows.map((r) => r.key));
     const { db, store, steps } = world(rows, files, new Set([row(1).key]));
     const report = await new ImageRetentionPurger(db, store, loadConfig({})).purge();
-    expect(steps.at(-1)).toEqual({ kind: 'delete-rows', ids: ['id-0', 'id-2'] });
+    expect(steps.slice(-2)).toEqual([
+      { kind: 'mark-failed', ids: ['id-1'] },
+      { kind: 'delete-rows', ids: ['id-0', 'id-2'] },
+    ]);
+    expect(steps[0]).toEqual({ kind: 'select', params: [168, 500, 60] });
     expect(rows).toEqual([row(1)]);
     expect(files).toEqual(new Set([row(1).key]));
     expect(report).toMatchObject({ deleted: 2, failed: 1 });
-    expect(warn.mock.calls[0][0]).toMatch(/could not delete the files of 1 stored image\(s\).*EIO/);
+    expect(warn.mock.calls[0][0]).toMatch(/could not delete the files of 1 stored image\(s\).*tried again in 60 min.*EIO/);
   });
 
   it('says when a batch was full, and stays within it', async () => {
