@@ -91,4 +91,24 @@ describe('admin CLI', () => {
       await db.close();
     }
   });
+
+  it('key create --expires reads a date or a time without an offset as UTC, in a machine of any zone, and refuses what it cannot read', async () => {
+    // New York's zone: the machine's local time would be 4 or 5 hours off UTC
+    const env = { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, TZ: 'America/New_York' };
+    const cli = async (...args: string[]) => {
+      const { stdout } = await run(process.execPath, [CLI, ...args], { env });
+      return Object.fromEntries(stdout.split('\n').filter((l) => l.includes('=')).map((l) => l.split('=', 2))) as Record<string, string>;
+    };
+    const tenant = await cli('tenant', 'create', 'zoned');
+    expect((await cli('key', 'create', tenant.tenant_id, '--expires', '2031-06-01T12:00')).expires_at).toBe('2031-06-01T12:00:00.000Z');
+    expect((await cli('key', 'create', tenant.tenant_id, '--expires', '2031-06-01')).expires_at).toBe('2031-06-01T00:00:00.000Z');
+    expect((await cli('key', 'create', tenant.tenant_id, '--expires', '2031-06-01T12:00:00+02:00')).expires_at).toBe('2031-06-01T10:00:00.000Z');
+    // ISO 8601 forms a Date cannot read (week and ordinal dates) are refused, not stored as an invalid date
+    for (const expires of ['2031-W05', '2031-152', '2031-02-30']) {
+      await expect(run(process.execPath, [CLI, 'key', 'create', tenant.tenant_id, '--expires', expires], { env })).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringContaining('--expires must be an ISO 8601 date (2026-11-01) or date-time'),
+      });
+    }
+  });
 });

@@ -142,6 +142,30 @@ describe('billing through POST /v1/chat/completions', () => {
     expect(lines[1]).toContain('openai/gpt-4o-mini');
   });
 
+  it('reads usage windows as UTC and refuses, in the route envelope, the ISO 8601 forms it cannot read', async () => {
+    const { tenantId, key } = await gw.newTenant(1);
+    await (await post(key)).arrayBuffer();
+    await gw.settled();
+    const usage = async (path: string, auth: string) => {
+      const res = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${auth}` } });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const counted = await usage(`/v1/usage?from=${today}&to=${tomorrow}T00:00`, key);
+    expect(counted.status).toBe(200);
+    expect(counted.body).toMatchObject({ from: `${today}T00:00:00.000Z`, to: `${tomorrow}T00:00:00.000Z`, totals: { requests: 1 } });
+    expect((await usage(`/v1/usage?from=${tomorrow}`, key)).body).toMatchObject({ totals: { requests: 0 } });
+    // week and ordinal dates, an hour alone: ISO 8601 that no Date reads; refused before any query runs
+    for (const [param, value] of [['from', '2026-W05'], ['to', '2026-305'], ['from', '2026-11-01T10'], ['to', '2026-02-30']]) {
+      for (const [path, auth] of [[`/v1/usage?${param}=${value}`, key], [`/admin/tenants/${tenantId}/usage?${param}=${value}`, ADMIN_TOKEN]]) {
+        const res = await usage(path, auth);
+        expect({ path, status: res.status }).toEqual({ path, status: 400 });
+        expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param, message: expect.stringContaining('date-time') });
+      }
+    }
+  });
+
   // Two replicas need one shared database and Redis: the real services.
   (realPostgresUrl && realRedisUrl ? it : it.skip)('a 10-request RPM limit across two gateway replicas sharing Redis lets exactly 10 through', async () => {
     const second = await startGateway({ DATABASE_URL: gw.config.DATABASE_URL as string, QUEUE_PREFIX: gw.config.QUEUE_PREFIX });

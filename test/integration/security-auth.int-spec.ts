@@ -301,7 +301,7 @@ describe('authentication', () => {
 
     it('refuses an expires_at that is not in the future, or not an ISO 8601 time, with 400 naming it, and issues no key', async () => {
       const { tenantId } = await gw.newTenant(1);
-      for (const expires_at of [new Date(Date.now() - 1_000).toISOString(), '2020-01-01T00:00:00Z', 'tomorrow', '2027-13-01T00:00:00Z', 1_900_000_000, '']) {
+      for (const expires_at of [new Date(Date.now() - 1_000).toISOString(), '2020-01-01T00:00:00Z', 'tomorrow', '2027-13-01T00:00:00Z', '2031-W05', '2031-152', 1_900_000_000, '']) {
         const r = await gw.admin(`/admin/tenants/${tenantId}/keys`, { body: { name: 'late', expires_at } });
         expect({ expires_at, status: r.status }).toEqual({ expires_at, status: 400 });
         expect(r.body.error).toMatchObject({ type: 'invalid_request_error', param: 'expires_at' });

@@ -1,8 +1,7 @@
 import 'reflect-metadata';
 import { DynamicModule, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { isISO8601 } from 'class-validator';
-import { AppConfig, ConfigError, ConfigModule, loadConfigFromEnvironment } from '@app/common';
+import { AppConfig, ConfigError, ConfigModule, TIMESTAMP_FORMAT, loadConfigFromEnvironment, parseTimestamp } from '@app/common';
 import { DatabaseModule } from '@app/database';
 import { BillingModule, formatUsd, usdToMicros } from '@app/billing';
 import { ProvidersModule } from '@app/providers';
@@ -48,8 +47,9 @@ function optionalInt(v: string | undefined, name: string): number | undefined {
 
 function optionalDate(v: string | undefined, name: string): Date | undefined {
   if (v === undefined) return undefined;
-  if (!isISO8601(v, { strict: true })) throw new Error(`--${name} must be an ISO 8601 date-time, e.g. 2027-01-01T00:00:00Z`);
-  return new Date(v);
+  const at = parseTimestamp(v);
+  if (!at) throw new Error(`--${name} must be ${TIMESTAMP_FORMAT}, e.g. 2027-01-01T00:00:00Z`);
+  return at;
 }
 
 async function main(): Promise<void> {

@@ -11,3 +11,4 @@ export * from './metrics/metrics.service';
 export * from './metrics/metrics.middleware';
 export * from './common.module';
 export * from './http/safe-text.validator';
+export * from './http/timestamp';

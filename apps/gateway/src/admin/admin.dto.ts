@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsSafeText } from '@app/common';
+import { IsSafeText, IsTimestamp } from '@app/common';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsInt, IsISO8601, IsNumber, IsOptional, IsString, IsUUID, Length, Max, MaxLength, Min } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsInt, IsNumber, IsOptional, IsString, IsUUID, Length, Max, MaxLength, Min } from 'class-validator';
 
 const MAX_USD = 1_000_000_000;
 
@@ -48,9 +48,10 @@ export class CreateKeyDto {
 
   @ApiPropertyOptional({
     example: '2027-01-01T00:00:00Z',
-    description: 'when the key stops working (ISO 8601, in the future); from then on it is refused like a revoked key. Omitted = never',
+    description:
+      'when the key stops working: a date or date-time in the future (ISO 8601; without an offset, UTC); from then on it is refused like a revoked key. Omitted = never',
   })
-  @IsOptional() @IsISO8601({ strict: true })
+  @IsOptional() @IsTimestamp()
   expires_at?: string;
 }
 

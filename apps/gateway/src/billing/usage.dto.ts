@@ -1,13 +1,14 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional } from 'class-validator';
+import { IsIn, IsOptional } from 'class-validator';
+import { IsTimestamp, parseTimestamp } from '@app/common';
 
 export class UsageQueryDto {
-  @ApiPropertyOptional({ example: '2026-11-01T00:00:00Z', description: 'inclusive start (ISO 8601)' })
-  @IsOptional() @IsISO8601({ strict: true })
+  @ApiPropertyOptional({ example: '2026-11-01T00:00:00Z', description: 'inclusive start: a date or date-time (ISO 8601; without an offset, UTC)' })
+  @IsOptional() @IsTimestamp()
   from?: string;
 
-  @ApiPropertyOptional({ example: '2026-12-01T00:00:00Z', description: 'exclusive end (ISO 8601)' })
-  @IsOptional() @IsISO8601({ strict: true })
+  @ApiPropertyOptional({ example: '2026-12-01T00:00:00Z', description: 'exclusive end: a date or date-time (ISO 8601; without an offset, UTC)' })
+  @IsOptional() @IsTimestamp()
   to?: string;
 
   @ApiPropertyOptional({ enum: ['model', 'day', 'key'] })
@@ -22,5 +23,6 @@ export class AdminUsageQueryDto extends UsageQueryDto {
 }
 
 export function toUsageQuery(q: UsageQueryDto) {
-  return { from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined, groupBy: q.group_by };
+  const at = (v: string | undefined) => (v === undefined ? undefined : (parseTimestamp(v) ?? undefined));
+  return { from: at(q.from), to: at(q.to), groupBy: q.group_by };
 }
