@@ -224,6 +224,11 @@ describe('gateway foundation', () => {
         expect((await gw.admin('/admin/tenants/00000000-0000-4000-8000-000000000000/keys', { body: {} })).status).toBe(404);
         expect((await gw.admin('/admin/keys/00000000-0000-4000-8000-000000000000', { method: 'DELETE' })).status).toBe(404);
         expect((await gw.admin('/admin/prices/openai/no-such-model', { method: 'PUT', body: { tokens: { input: 1, output: 1 } } })).status).toBe(404);
+        // a price's date is a calendar date: not a week date, a year alone, a date-time or 30 February
+        for (const date of ['2026-W47', '2026', '2026-11-20T10:00:00Z', '2026-02-30']) {
+          const res = await gw.admin('/admin/prices/openai/gpt-4o-mini', { method: 'PUT', body: { tokens: { input: 1, output: 1 }, date } });
+          expect({ date, status: res.status, param: res.body.error?.param }).toEqual({ date, status: 400, param: 'date' });
+        }
         expect(await prisma().adminAudit.count()).toBe(before);
       });
 

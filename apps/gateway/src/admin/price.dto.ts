@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsDateString, IsInt, IsNumber, IsObject, IsOptional, IsString, MaxLength, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsInt, IsNumber, IsObject, IsOptional, IsString, Matches, MaxLength, Min, ValidateNested } from 'class-validator';
 import type { ModelPrice, PromptBand, TokenRates } from '@app/providers';
 import { usdToMicros } from '@app/billing';
+import { IsTimestamp } from '@app/common';
 
 const USD = { maxDecimalPlaces: 6, allowNaN: false, allowInfinity: false };
 
@@ -41,7 +42,9 @@ export class PriceOverrideDto {
   per_image?: Record<string, Record<string, number>>;
 
   @ApiPropertyOptional({ example: 'contract 2026-11' }) @IsOptional() @IsString() @MaxLength(500) source?: string;
-  @ApiPropertyOptional({ example: '2026-11-20' }) @IsOptional() @IsDateString() date?: string;
+  @ApiPropertyOptional({ example: '2026-11-20', description: 'the day the price took effect (a calendar date)' })
+  @IsOptional() @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'date must be a calendar date, e.g. 2026-11-20' }) @IsTimestamp({ message: 'date must be a calendar date, e.g. 2026-11-20' })
+  date?: string;
 }
 
 const opt = (v: number | undefined) => (v === undefined ? undefined : Number(usdToMicros(v)));
