@@ -6,6 +6,8 @@ import { usdToMicros } from '@app/billing';
 import { IsTimestamp } from '@app/common';
 
 const USD = { maxDecimalPlaces: 6, allowNaN: false, allowInfinity: false };
+/** `YYYY-MM-DD`, and a day that exists */
+const CALENDAR_DATE = { message: 'date must be a calendar date, e.g. 2026-11-20' };
 
 /** Rates for prompts longer than `threshold_tokens`, USD per 1,000,000 tokens. */
 export class PromptBandDto {
@@ -43,7 +45,7 @@ export class PriceOverrideDto {
 
   @ApiPropertyOptional({ example: 'contract 2026-11' }) @IsOptional() @IsString() @MaxLength(500) source?: string;
   @ApiPropertyOptional({ example: '2026-11-20', description: 'the day the price took effect (a calendar date)' })
-  @IsOptional() @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'date must be a calendar date, e.g. 2026-11-20' }) @IsTimestamp({ message: 'date must be a calendar date, e.g. 2026-11-20' })
+  @IsOptional() @Matches(/^\d{4}-\d{2}-\d{2}$/, CALENDAR_DATE) @IsTimestamp(CALENDAR_DATE)
   date?: string;
 }
 
