@@ -17,7 +17,7 @@ module.exports = {
   // testTimeout is a global option (ignored inside projects): PGlite boots slowly on a loaded machine.
   testTimeout: 60_000,
   projects: [
-    { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,bench}/**/*.spec.ts'] },
     // Booting PGlite (Postgres in WASM) takes seconds on a loaded 2-core machine: hooks need more than 5 s.
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },

@@ -25,7 +25,7 @@ import { createBenchTenant, scriptLargeImages } from './bench-setup';
 import { containerAllocatorEnv, freePort, hasTaskset, NGINX_BINARY, pinSelf, startChild, waitForHttp, writeNginxConfig, type BenchChild } from './bench-processes';
 import { runLoad, type LoadResult } from './load';
 import { rssMb } from './proc-stats';
-import { formatSummary, summarizeProfile } from './profile-summary';
+import { formatSummary, summarizeProfile, type CpuProfile } from './profile-summary';
 import { buildReport, toMarkdown, type BenchReport, type SoakReport } from './report';
 import {
   bareSpecs,
@@ -360,7 +360,13 @@ async function main(): Promise<void> {
     const files = readdirSync(stack.profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(stack!.profileDir!, f));
     const newest = files.sort().pop();
     if (newest) {
-      const summary = formatSummary(summarizeProfile(JSON.parse(readFileSync(newest, 'utf8'))));
+      // One summary per measured phase of Switchyard's (start-up and warm-ups left out), then the whole profile.
+      const profile = JSON.parse(readFileSync(newest, 'utf8')) as CpuProfile;
+      const phases = SCENARIOS.flatMap((name) => {
+        const r = report?.results.switchyard?.[name];
+        return r ? [`== ${name} (measured phase only) ==\n${formatSummary(summarizeProfile(profile, 25, r.windowUs))}`] : [];
+      });
+      const summary = [...phases, `== the whole profile (start-up and warm-ups included) ==\n${formatSummary(summarizeProfile(profile))}`].join('\n');
       writeFileSync(join(resultsDir, 'profile-summary.txt'), `profile ${resolve(newest)}\n\n${summary}`);
       log(`\n${summary}`);
     }

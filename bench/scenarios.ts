@@ -53,6 +53,11 @@ export interface ScenarioResult extends LoadResult {
   kernelCpuShare: number | null;
   /** highest RSS of the server while the scenario ran (MB); null when not measured */
   peakRssMb: number | null;
+  /**
+   * the measured phase on CLOCK_MONOTONIC in µs (`process.hrtime`), the clock of V8's CPU profiles in every
+   * process: `--profile` summarises the gateway's samples of each phase on its own
+   */
+  windowUs: [number, number];
 }
 
 export type TargetResults = Record<ScenarioName, ScenarioResult> & {
@@ -63,17 +68,21 @@ export type TargetResults = Record<ScenarioName, ScenarioResult> & {
 /** the smallest body each answer must have, so a truncated image or an empty stream counts as an error */
 const MIN_BYTES: Record<ScenarioName, number> = { throughput: 50, latencyC1: 50, latencyRate: 50, sse: 200, images: 1_000_000 };
 
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
 async function measure(target: BenchTarget, load: LoadOptions, withRss: boolean): Promise<ScenarioResult> {
   const pid = target.pid;
   const cpuBefore = pid !== undefined ? cpuSplitMs(pid) : null;
   const rss = pid !== undefined && withRss ? sampleRss(pid) : null;
+  const startUs = monotonicUs();
   const result = await runLoad(load);
+  const windowUs: [number, number] = [startUs, monotonicUs()];
   const peakRssMb = rss ? rss.stop() : null;
-  if (pid === undefined || cpuBefore === null || result.requests === 0) return { ...result, cpuMsPerRequest: null, kernelCpuShare: null, peakRssMb };
+  if (pid === undefined || cpuBefore === null || result.requests === 0) return { ...result, cpuMsPerRequest: null, kernelCpuShare: null, peakRssMb, windowUs };
   const after = cpuSplitMs(pid);
   const user = after.user - cpuBefore.user;
   const system = after.system - cpuBefore.system;
-  return { ...result, cpuMsPerRequest: (user + system) / result.requests, kernelCpuShare: user + system > 0 ? system / (user + system) : null, peakRssMb };
+  return { ...result, cpuMsPerRequest: (user + system) / result.requests, kernelCpuShare: user + system > 0 ? system / (user + system) : null, peakRssMb, windowUs };
 }
 
 function plan(target: BenchTarget, s: ScenarioSettings): Record<ScenarioName, { spec: RequestSpec; mode: LoadMode; rss: boolean }> {
