@@ -6,7 +6,7 @@ import { PrismaService, SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { BillingService, PriceBook } from '@app/billing';
 import { ModelCatalog, ProviderClient } from '@app/providers';
 import { IMAGE_JOB_OPTIONS, IMAGE_QUEUE, JobCompletionSignal } from '@app/queue';
-import { ModelCooldowns } from '@app/routing';
+import { AttemptObserver } from '@app/routing';
 import { IMAGE_STORE, loadImageUrlSecret, readImageObject, type ImageStore } from '@app/storage';
 import { ImageGenerationProcessor } from '../../apps/worker/src/image-generation.processor';
 import { ImageJobReconciler } from '../../apps/worker/src/image-job-reconciler';
@@ -39,7 +39,7 @@ describe('image jobs with the worker out of process', () => {
       gw.app.get(ProviderClient),
       store,
       new JobCompletionSignal(),
-      gw.app.get(ModelCooldowns),
+      gw.app.get(AttemptObserver),
     );
   });
   afterAll(async () => gw?.close());
@@ -110,7 +110,7 @@ describe('image jobs with the worker out of process', () => {
         slow.app.get(ProviderClient),
         slow.app.get<ImageStore>(IMAGE_STORE),
         new JobCompletionSignal(),
-        slow.app.get(ModelCooldowns),
+        slow.app.get(AttemptObserver),
       );
       expect(await worker.run(row!.id)).toBe('succeeded');
       const res = await pending;
@@ -162,7 +162,7 @@ describe('image jobs with the worker out of process', () => {
       gw.app.get(ProviderClient),
       store,
       signal,
-      gw.app.get(ModelCooldowns),
+      gw.app.get(AttemptObserver),
     );
     expect(await worker.run(id)).toBe('succeeded');
     expect(statements).toHaveLength(3);

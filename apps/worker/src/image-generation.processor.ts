@@ -35,7 +35,7 @@ import {
   fallbackFailureToApiError,
   IMAGE_RETRY_POLICY,
   isFallbackFailure,
-  ModelCooldowns,
+  AttemptObserver,
   runWithFallback,
   type AttemptRecord,
   type FallbackResult,
@@ -142,7 +142,7 @@ export class ImageGenerationProcessor extends WorkerHost {
     private readonly providers: ProviderClient,
     @Inject(IMAGE_STORE) private readonly store: ImageStore,
     private readonly completion: JobCompletionSignal,
-    private readonly cooldowns: ModelCooldowns,
+    private readonly observer: AttemptObserver,
   ) {
     super();
   }
@@ -169,15 +169,11 @@ export class ImageGenerationProcessor extends WorkerHost {
         chain,
         (model, _level, _attempt, signal) => this.providers.generateImages(model, request, { signal }),
         IMAGE_RETRY_POLICY,
-        {
-          passOver: (model) => this.cooldowns.coolingDown(model.id),
-          onAttempt: (record) => {
-            attempts.push(record);
-            this.cooldowns.observe(record);
-          },
+        this.observer.hooks({
+          onAttempt: (record) => attempts.push(record),
           onFallback: (from, to, next) => {
             level = next;
-            const why = this.cooldowns.coolingDown(from.id) ? 'is cooling down' : 'failed';
+            const why = this.observer.coolingDown(from.id) ? 'is cooling down' : 'failed';
             this.logger.warn(`image job ${jobId}: ${from.id} ${why}, falling back to ${to.id}`);
             progress.push(
               this.db
@@ -185,7 +181,7 @@ export class ImageGenerationProcessor extends WorkerHost {
                 .catch(() => undefined),
             );
           },
-        },
+        }),
       );
       await Promise.all(progress);
       return await this.succeed(row, outcome, attempts);

@@ -1,6 +1,7 @@
 import { Global, Logger, Module } from '@nestjs/common';
 import { AppConfig, MetricsService } from '@app/common';
 import { ModelCatalog } from '@app/providers';
+import { AttemptObserver } from './attempt-observer';
 import { ModelAccess } from './model-access';
 import { ModelCooldowns } from './model-cooldowns';
 import { ModelResolver } from './model-resolver';
@@ -26,7 +27,8 @@ function modelCooldowns(config: AppConfig, metrics: MetricsService): ModelCooldo
       useFactory: (c: ModelCatalog, a: ModelAccess) => new ModelResolver(c, a),
     },
     { provide: ModelCooldowns, inject: [AppConfig, MetricsService], useFactory: modelCooldowns },
+    AttemptObserver,
   ],
-  exports: [ModelAccess, ModelResolver, ModelCooldowns],
+  exports: [ModelAccess, ModelResolver, ModelCooldowns, AttemptObserver],
 })
 export class RoutingModule {}

@@ -37,7 +37,7 @@ import {
 import {
   DEFAULT_RETRY_POLICY,
   ModelAccess,
-  ModelCooldowns,
+  AttemptObserver,
   ModelResolver,
   chatFeatures,
   chatRequestForModel,
@@ -161,7 +161,7 @@ export class ChatService {
     private readonly provider: ProviderClient,
     private readonly metrics: MetricsService,
     private readonly imageInputs: ImageInputInliner,
-    private readonly cooldowns: ModelCooldowns,
+    private readonly observer: AttemptObserver,
     @Optional() @Inject(CHAT_IMAGE_GENERATOR) private readonly imageGenerator?: ChatImageGenerator,
     @Optional() @Inject(CHAT_RETRY_POLICY) policy?: RetryPolicy,
   ) {
@@ -482,18 +482,15 @@ export class ChatService {
   }
 
   private hooks(call: ChatCall): FallbackHooks {
-    return {
-      passOver: (model) => this.cooldowns.coolingDown(model.id),
+    return this.observer.hooks({
       onPassOver: (model) => this.logger.debug({ requestId: call.requestId, model: model.id }, 'passed over: cooling down'),
       onAttempt: (record, error) => {
         call.attempts.push(record);
-        this.cooldowns.observe(record);
         if (error) {
-          this.metrics.upstreamErrors.inc({ provider: error.provider ?? 'unknown', kind: error.kind });
           this.logger.warn({ requestId: call.requestId, model: record.model, attempt: record.attempt, kind: error.kind, status: error.status }, 'chat attempt failed');
         }
       },
-    };
+    });
   }
 
   private routerHeaders(route: ResolvedRoute): Record<string, string> {
