@@ -13,6 +13,7 @@ import {
   startChildWorker,
   systemEnv,
   waitUntil,
+  workerHttpUrl,
   type ChildApp,
   type SystemEnv,
 } from '../support/processes';
@@ -207,6 +208,10 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     expect(notReady.status).toBe(503);
     expect(notReady.body.checks.queue).not.toBe('ok');
     expect(notReady.ms).toBeLessThan(3_000);
+    // the separate worker says so too, on its own port
+    const workerNotReady = await fetch(`${workerHttpUrl(worker)}/health/ready`);
+    expect(workerNotReady.status).toBe(503);
+    expect(((await workerNotReady.json()) as any).checks.queue).not.toBe('ok');
 
     await sleep(1_000);
     await redis.start();
@@ -220,6 +225,31 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     await waitUntil('readiness', async () => ((await ready()).status === 200 ? true : undefined), 15_000, 250);
     expect((await image(key)).status).toBe(200);
     expect((await chat(limitedKey)).status).toBe(200);
+  });
+
+  it('a separate worker serves its own health and metrics, which count the upstream failures of its image jobs', async () => {
+    const at = workerHttpUrl(worker);
+    expect(await (await fetch(`${at}/health/live`)).json()).toEqual({ status: 'ok' });
+    const readyNow = await fetch(`${at}/health/ready`);
+    expect(readyNow.status).toBe(200);
+    expect(await readyNow.json()).toMatchObject({ status: 'ok', checks: { database: 'ok', queue: 'ok' }, mode: expect.stringContaining('Redis') });
+    const failures = async (base: string): Promise<number> => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return [...text.matchAll(/^switchyard_upstream_errors_total\{provider="google",kind="[a-z_]+"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const before = await failures(at);
+
+    // the upstream fails the first attempt; the worker retries, and the tenant gets its image
+    const { key } = await newTenant(10);
+    sim.script({ provider: 'google', path: ':predict', status: 500, times: 1 });
+    expect((await image(key)).status).toBe(200);
+
+    expect(await failures(at)).toBe(before + 1);
+    // the gateway never called that upstream: only the worker's metrics can show it
+    expect(await failures(base)).toBe(0);
+    const text = await (await fetch(`${at}/metrics`)).text();
+    expect(text).toMatch(/^switchyard_queue_jobs\{queue="image-generation",state="waiting"\} \d+$/m);
+    expect(text).toMatch(/^switchyard_process_cpu_seconds_total /m);
   });
 
   it('a gateway started while Redis is down answers images 503 within its bound instead of hanging, and serves them once Redis is up', async () => {

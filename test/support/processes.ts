@@ -349,6 +349,14 @@ export async function startChildGateway(env: SystemEnv, port: number, extra: Rec
   );
 }
 
+/** A separate worker; its health and metrics on a free port (`workerHttpUrl`) unless `extra` names one. */
 export async function startChildWorker(env: SystemEnv, extra: Record<string, string> = {}): Promise<ChildApp> {
-  return ChildApp.start('worker', WORKER_MAIN, definedOnly({ ...env, ...extra }), /worker ready/);
+  return ChildApp.start('worker', WORKER_MAIN, definedOnly({ WORKER_HTTP_PORT: '0', ...env, ...extra }), /worker ready/);
+}
+
+/** Where a separate worker serves its health and metrics, from its ready line. */
+export function workerHttpUrl(worker: ChildApp): string {
+  const url = /health and metrics on (http:\/\/\S+)/.exec(worker.logs)?.[1];
+  if (!url) throw new Error(`the worker did not say where it serves health and metrics:\n${worker.logs.slice(-2000)}`);
+  return url;
 }

@@ -26,7 +26,7 @@ import { BalanceController } from './billing/balance.controller';
 import { ChatModule } from './chat/chat.module';
 import { GeminiModule } from './gemini/gemini.module';
 import { UsageController } from './billing/usage.controller';
-import { HealthController } from './health/health.controller';
+import { GatewayHealthController } from './health/health.controller';
 import { ImageJobEvents, listensToQueueEvents } from './images/image-job-events';
 import { ImagesModule } from './images/images.module';
 import { ModelsController } from './models/models.controller';
@@ -53,7 +53,7 @@ export class GatewayModule implements NestModule {
         GeminiModule,
         ...(config.WORKER_IN_PROCESS ? [WorkerModule] : []),
       ],
-      controllers: [HealthController, AdminController, AdminBillingController, BalanceController, UsageController, ModelsController],
+      controllers: [GatewayHealthController, AdminController, AdminBillingController, BalanceController, UsageController, ModelsController],
       providers: [
         { provide: APP_FILTER, useClass: EnvelopeExceptionFilter },
         // Other processes may run the workers: their finished jobs arrive as queue events.

@@ -17,12 +17,15 @@ async function main(): Promise<void> {
     throw e;
   }
   pino({ level: config.LOG_LEVEL }).info(`Switchyard worker starting: ${config.describeMode()}`);
-  const app = await NestFactory.createApplicationContext(WorkerAppModule.forRoot(config), { bufferLogs: true });
+  // An HTTP app only for its health and metrics routes (HealthController): processors do the work.
+  const app = await NestFactory.create(WorkerAppModule.forRoot(config), { bufferLogs: true, bodyParser: false, abortOnError: false });
   app.useLogger(app.get(Logger));
   // SIGTERM: stop taking jobs and let active ones finish (WorkerHost closes its worker gracefully).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
-  await app.init();
-  app.get(Logger).log('worker ready');
+  const server = await app.listen(config.WORKER_HTTP_PORT, config.HOST);
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.WORKER_HTTP_PORT;
+  app.get(Logger).log(`worker ready; health and metrics on http://${config.HOST}:${port} (/health/live, /health/ready, /metrics)`);
   // Active jobs get the grace period to finish; a job still running after it is picked up again by
   // another worker once its lock lapses, and bills at most once.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

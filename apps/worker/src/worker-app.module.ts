@@ -2,14 +2,14 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import { AppConfig, CommonModule, ConfigModule, loggerParams } from '@app/common';
 import { DatabaseModule } from '@app/database';
-import { QueueModule } from '@app/queue';
+import { HealthController, QueueModule } from '@app/queue';
 import { BillingModule } from '@app/billing';
 import { ProvidersModule } from '@app/providers';
 import { RoutingModule } from '@app/routing';
 import { StorageModule } from '@app/storage';
 import { WorkerModule } from './worker.module';
 
-/** The worker process: processors only, no HTTP. */
+/** The worker process: the processors, and HTTP only for its health and metrics. */
 @Module({})
 export class WorkerAppModule {
   static forRoot(config: AppConfig): DynamicModule {
@@ -27,6 +27,7 @@ export class WorkerAppModule {
         StorageModule,
         WorkerModule,
       ],
+      controllers: [HealthController],
     };
   }
 }

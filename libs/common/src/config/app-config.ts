@@ -101,6 +101,11 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(100) IMAGE_SYNC_TIMEOUT_MS = 300_000;
   /** run the BullMQ processors inside the gateway process (`npm start`); docker-compose turns it off */
   @Transform(toBool) @IsBoolean() WORKER_IN_PROCESS = true;
+  /**
+   * the port of a separate worker's (`npm run start:worker`) /health/live, /health/ready and /metrics, on HOST;
+   * 0 = any free port (logged). The in-process worker shares the gateway's.
+   */
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535) WORKER_HTTP_PORT = 3001;
   /** largest accepted request body (image inputs arrive base64-encoded in JSON) */
   @Transform(toInt) @IsInt() @Min(1024) BODY_LIMIT_BYTES = 25 * 1024 * 1024;
   /** how long a resolved API key is trusted before the database is asked again (revocation delay) */
