@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '@app/common';
+import { loadConfig, MetricsService } from '@app/common';
 import type { SqlDatabase } from '@app/database';
 import type { ImageStore } from '@app/storage';
 import { ImageRetentionPurger } from './image-retention-purger';
@@ -49,10 +49,14 @@ function world(rows: { id: string; key: string; bytes: number }[], files: Set<st
 
 const row = (n: number) => ({ id: `id-${n}`, key: `t/j/${n}`, bytes: 100 + n });
 
+const counted = async (metrics: MetricsService, name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values[0]?.value ?? 0;
+
 describe('ImageRetentionPurger', () => {
   let log: jest.SpyInstance;
   let warn: jest.SpyInstance;
+  let metrics: MetricsService;
   beforeEach(() => {
+    metrics = new MetricsService();
     log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
     warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
   });
@@ -62,7 +66,7 @@ describe('ImageRetentionPurger', () => {
     const rows = [row(0), row(1), row(2)];
     const files = new Set(rows.map((r) => r.key));
     const { db, store, steps } = world(rows, files);
-    const report = await new ImageRetentionPurger(db, store, loadConfig({ IMAGE_RETENTION_HOURS: '24' })).purge();
+    const report = await new ImageRetentionPurger(db, store, loadConfig({ IMAGE_RETENTION_HOURS: '24' }), new MetricsService()).purge();
     expect(steps.map((s) => s.kind)).toEqual(['select', 'delete-file', 'delete-file', 'delete-file', 'delete-rows']);
     expect(steps[0]).toEqual({ kind: 'select', params: [24, 500, 60] });
     expect(steps[4]).toEqual({ kind: 'delete-rows', ids: ['id-0', 'id-1', 'id-2'] });
@@ -75,7 +79,7 @@ describe('ImageRetentionPurger', () => {
   it('deletes the row of a file that is already missing', async () => {
     const rows = [row(0), row(1)];
     const { db, store } = world(rows, new Set([row(1).key]));
-    const report = await new ImageRetentionPurger(db, store, loadConfig({})).purge();
+    const report = await new ImageRetentionPurger(db, store, loadConfig({}), metrics).purge();
     expect(report).toMatchObject({ deleted: 2, failed: 0 });
     expect(rows).toEqual([]);
   });
@@ -84,7 +88,7 @@ describe('ImageRetentionPurger', () => {
     const rows = [row(0), row(1), row(2)];
     const files = new Set(rows.map((r) => r.key));
     const { db, store, steps } = world(rows, files, new Set([row(1).key]));
-    const report = await new ImageRetentionPurger(db, store, loadConfig({})).purge();
+    const report = await new ImageRetentionPurger(db, store, loadConfig({}), metrics).purge();
     expect(steps.slice(-2)).toEqual([
       { kind: 'mark-failed', ids: ['id-1'] },
       { kind: 'delete-rows', ids: ['id-0', 'id-2'] },
@@ -93,24 +97,26 @@ describe('ImageRetentionPurger', () => {
     expect(rows).toEqual([row(1)]);
     expect(files).toEqual(new Set([row(1).key]));
     expect(report).toMatchObject({ deleted: 2, failed: 1 });
+    expect(await counted(metrics, 'switchyard_images_purged_total')).toBe(2);
+    expect(await counted(metrics, 'switchyard_image_purge_failures_total')).toBe(1);
     expect(warn.mock.calls[0][0]).toMatch(/could not delete the files of 1 stored image\(s\).*tried again in 60 min.*EIO/);
   });
 
   it('says when a batch was full, and stays within it', async () => {
     const rows = [row(0), row(1), row(2)];
     const { db, store } = world(rows, new Set(rows.map((r) => r.key)));
-    const purger = new ImageRetentionPurger(db, store, loadConfig({}));
+    const purger = new ImageRetentionPurger(db, store, loadConfig({}), metrics);
     expect(await purger.purge(2)).toMatchObject({ deleted: 2, full: true });
     expect(await purger.purge(2)).toMatchObject({ deleted: 1, full: false });
   });
 
   it('does nothing, and logs nothing, with nothing past the retention or with a retention of 0', async () => {
     const empty = world([], new Set());
-    expect(await new ImageRetentionPurger(empty.db, empty.store, loadConfig({})).purge()).toEqual({ deleted: 0, bytes: 0, jobs: 0, failed: 0, full: false });
+    expect(await new ImageRetentionPurger(empty.db, empty.store, loadConfig({}), new MetricsService()).purge()).toEqual({ deleted: 0, bytes: 0, jobs: 0, failed: 0, full: false });
     expect(empty.steps.map((s) => s.kind)).toEqual(['select']);
 
     const kept = world([row(0)], new Set([row(0).key]));
-    expect(await new ImageRetentionPurger(kept.db, kept.store, loadConfig({ IMAGE_RETENTION_HOURS: '0' })).purge()).toMatchObject({ deleted: 0 });
+    expect(await new ImageRetentionPurger(kept.db, kept.store, loadConfig({ IMAGE_RETENTION_HOURS: '0' }), new MetricsService()).purge()).toMatchObject({ deleted: 0 });
     expect(kept.steps).toEqual([]);
     expect(log).not.toHaveBeenCalled();
   });

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '@app/common';
+import { AppConfig, MetricsService } from '@app/common';
 import { SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { IMAGE_STORE, type ImageStore } from '@app/storage';
 
@@ -73,6 +73,7 @@ export class ImageRetentionPurger {
     @Inject(SQL_DATABASE) private readonly db: SqlDatabase,
     @Inject(IMAGE_STORE) private readonly store: ImageStore,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   async purge(batch = PURGE_BATCH): Promise<PurgeReport> {
@@ -104,6 +105,8 @@ export class ImageRetentionPurger {
       report.jobs = Number(r?.jobs ?? 0);
     }
 
+    this.metrics.imagesPurged.inc(report.deleted);
+    this.metrics.imagePurgeFailures.inc(report.failed);
     if (report.deleted > 0) {
       this.logger.log(`deleted ${report.deleted} stored image(s), ${report.bytes} bytes, older than ${hours} h (images of ${report.jobs} job(s) expired)`);
     }

@@ -35,6 +35,16 @@ export class MetricsService {
     help: '1 while the rate limiter answers 503 without asking its backend (Redis or the database) after consecutive failures, else 0',
     registers: [this.registry],
   });
+  readonly imagesPurged = new Counter({
+    name: 'switchyard_images_purged_total',
+    help: 'Stored images deleted by the retention purge (IMAGE_RETENTION_HOURS)',
+    registers: [this.registry],
+  });
+  readonly imagePurgeFailures = new Counter({
+    name: 'switchyard_image_purge_failures_total',
+    help: 'Stored images past the retention whose file the purge could not delete (kept, tried again an hour later)',
+    registers: [this.registry],
+  });
   readonly queueDepth = new Gauge({
     name: 'switchyard_queue_jobs',
     help: 'Jobs per queue and state',
