@@ -142,7 +142,7 @@ describe('billing through POST /v1/chat/completions', () => {
     expect(lines[1]).toContain('openai/gpt-4o-mini');
   });
 
-  it('reads usage windows as UTC and refuses, in the route envelope, the ISO 8601 forms it cannot read', async () => {
+  it('reads usage windows given as dates and times without an offset, and refuses, in the route envelope, the ISO 8601 forms it cannot read', async () => {
     const { tenantId, key } = await gw.newTenant(1);
     await (await post(key)).arrayBuffer();
     await gw.settled();

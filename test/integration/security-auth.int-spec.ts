@@ -308,6 +308,10 @@ describe('authentication', () => {
       }
       const keys = await gw.admin(`/admin/tenants/${tenantId}/keys`);
       expect(keys.body.data.map((k: { name: string | null; expires_at: string | null }) => [k.name, k.expires_at])).toEqual([[null, null]]);
+      // null is how a listing shows "never", and means it when sent
+      const open = await gw.admin(`/admin/tenants/${tenantId}/keys`, { body: { name: 'open', expires_at: null } });
+      expect(open.status).toBe(201);
+      expect(open.body.expires_at).toBeNull();
     });
   });
 });

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { parseTimestamp } from '@app/common';
+import { requireTimestamp } from '@app/common';
 import type { AdminAudit, ApiKey } from '@app/database';
 import { DeferredSettlements, microsToUsd, usdToMicros } from '@app/billing';
 import { AdminAuditService, AdminOnly, ApiKeyService, TenantService } from '@app/tenancy';
@@ -93,7 +93,7 @@ export class AdminController {
         imagesPerMinute: dto.images_per_minute,
         spendLimitMicros: dto.spend_limit_usd === undefined ? undefined : usdToMicros(dto.spend_limit_usd),
         allowedModels: dto.allowed_models,
-        expiresAt: dto.expires_at === undefined ? undefined : (parseTimestamp(dto.expires_at) ?? undefined),
+        expiresAt: dto.expires_at == null ? undefined : requireTimestamp(dto.expires_at),
       },
       'admin-token',
     );

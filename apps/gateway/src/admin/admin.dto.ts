@@ -49,10 +49,10 @@ export class CreateKeyDto {
   @ApiPropertyOptional({
     example: '2027-01-01T00:00:00Z',
     description:
-      'when the key stops working: a date or date-time in the future (ISO 8601; without an offset, UTC); from then on it is refused like a revoked key. Omitted = never',
+      'when the key stops working: a date or date-time in the future (ISO 8601; without an offset, UTC); from then on it is refused like a revoked key. Omitted or null = never (as key listings show it)',
   })
   @IsOptional() @IsTimestamp()
-  expires_at?: string;
+  expires_at?: string | null;
 }
 
 export const AUDIT_LIMIT_DEFAULT = 50;

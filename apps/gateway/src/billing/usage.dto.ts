@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
-import { IsTimestamp, parseTimestamp } from '@app/common';
+import { IsTimestamp, requireTimestamp } from '@app/common';
 
 export class UsageQueryDto {
   @ApiPropertyOptional({ example: '2026-11-01T00:00:00Z', description: 'inclusive start: a date or date-time (ISO 8601; without an offset, UTC)' })
@@ -23,6 +23,6 @@ export class AdminUsageQueryDto extends UsageQueryDto {
 }
 
 export function toUsageQuery(q: UsageQueryDto) {
-  const at = (v: string | undefined) => (v === undefined ? undefined : (parseTimestamp(v) ?? undefined));
+  const at = (v: string | undefined) => (v === undefined ? undefined : requireTimestamp(v));
   return { from: at(q.from), to: at(q.to), groupBy: q.group_by };
 }
