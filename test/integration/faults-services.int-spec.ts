@@ -250,6 +250,17 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     const text = await (await fetch(`${at}/metrics`)).text();
     expect(text).toMatch(/^switchyard_queue_jobs\{queue="image-generation",state="waiting"\} \d+$/m);
     expect(text).toMatch(/^switchyard_process_cpu_seconds_total /m);
+
+    // a second worker given the same port stops at once, saying why, before its processors start
+    const taken = new URL(at).port;
+    const failure = await startChildWorker(env, { WORKER_HTTP_PORT: taken }).then(
+      (w) => w.close().then(() => 'started'),
+      (e: Error) => e.message,
+    );
+    expect(failure).toContain('worker exited during boot');
+    expect(failure).toContain(`EADDRINUSE`);
+    expect(failure).toContain(`WORKER_HTTP_PORT=${taken}: one port per worker process on a host`);
+    expect(worker.running).toBe(true);
   });
 
   it('a gateway started while Redis is down answers images 503 within its bound instead of hanging, and serves them once Redis is up', async () => {

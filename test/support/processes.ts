@@ -285,14 +285,20 @@ export class ChildApp {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const app = new ChildApp(name, child);
+    let outcome: 'ready' | 'exited';
     try {
-      await waitUntil(`${name} to be ready`, () => {
-        if (!app.running) throw new Error(`${name} exited during boot:\n${app.logs.slice(-3000)}`);
-        return app.lines.some((l) => ready.test(l)) ? true : undefined;
+      // (an exit is returned, not thrown: waitUntil would take a thrown error for "not yet" until its timeout)
+      outcome = await waitUntil(`${name} to be ready`, () => {
+        if (app.lines.some((l) => ready.test(l))) return 'ready' as const;
+        return app.running ? undefined : ('exited' as const);
       }, timeoutMs, 50);
     } catch (e) {
       app.kill('SIGKILL');
       throw new Error(`${e instanceof Error ? e.message : String(e)}\n${app.logs.slice(-3000)}`);
+    }
+    if (outcome === 'exited') {
+      await app.exited;
+      throw new Error(`${name} exited during boot:\n${app.logs.slice(-3000)}`);
     }
     return app;
   }

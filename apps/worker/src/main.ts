@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import pino from 'pino';
@@ -22,7 +23,19 @@ async function main(): Promise<void> {
   app.useLogger(app.get(Logger));
   // SIGTERM: stop taking jobs and let active ones finish (WorkerHost closes its worker gracefully).
   app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
-  const server = await app.listen(config.WORKER_HTTP_PORT, config.HOST);
+  // The port before `init`, which starts the processors: a port already taken stops the start before any job is
+  // taken, instead of leaving taken jobs to stall until their locks lapse.
+  const server: Server = app.getHttpServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.WORKER_HTTP_PORT, config.HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((e: unknown) => {
+    throw new Error(`${e instanceof Error ? e.message : String(e)} (WORKER_HTTP_PORT=${config.WORKER_HTTP_PORT}: one port per worker process on a host)`);
+  });
+  await app.init();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.WORKER_HTTP_PORT;
   app.get(Logger).log(`worker ready; health and metrics on http://${config.HOST}:${port} (/health/live, /health/ready, /metrics)`);

@@ -42,7 +42,7 @@ export class MetricsService {
   });
   readonly imagePurgeFailures = new Counter({
     name: 'switchyard_image_purge_failures_total',
-    help: 'Stored images past the retention whose file the purge could not delete (kept, tried again an hour later)',
+    help: 'Failed attempts of the retention purge to delete a stored image\'s file (the image is kept and tried again an hour later)',
     registers: [this.registry],
   });
   readonly queueDepth = new Gauge({
