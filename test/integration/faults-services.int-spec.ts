@@ -351,7 +351,9 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     }
     const fast = answers.slice(RATE_LIMIT_BREAKER_FAILURES).map((a) => a.ms);
     expect(fast).toHaveLength(20 - RATE_LIMIT_BREAKER_FAILURES);
-    for (const ms of fast) expect(ms).toBeLessThan(100);
+    // none waits out the timeout (the counter below proves none reached Redis); a bound well under the timeout,
+    // not a latency target, so a loaded machine cannot fail it
+    for (const ms of fast) expect(ms).toBeLessThan(timeout * 0.8);
     expect(gaugeWhilePaused).toBe(1);
 
     // resumed: the next probe (at most the open period away) closes the circuit; meanwhile 503, never anything else
