@@ -1,5 +1,9 @@
 // Three tiers: unit specs beside the code, integration specs against real services in test/integration,
 // end-to-end specs through the official SDKs in test/e2e. `npm test` runs all of them.
+// Every test runs in a zone far from UTC (and, for the child processes the suites start, passes it on), so no
+// code can pass by reading a time in the machine's own zone where UTC is meant.
+process.env.TZ = 'America/New_York';
+
 const swc = ['@swc/jest', {
   jsc: {
     parser: { syntax: 'typescript', decorators: true },

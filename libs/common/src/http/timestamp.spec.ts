@@ -1,8 +1,7 @@
 import { parseTimestamp } from './timestamp';
 
 describe('parseTimestamp', () => {
-  // A time without an offset is UTC whatever the server's zone: proved in a process run in New York's zone by
-  // int/admin-cli › "key create --expires …".
+  // A time without an offset is UTC whatever the server's zone: every test runs in New York's (jest.config.js).
   it.each([
     ['2026-11-01', '2026-11-01T00:00:00.000Z'],
     ['2026-11-01T10:00', '2026-11-01T10:00:00.000Z'],
