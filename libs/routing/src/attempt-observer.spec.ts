@@ -32,6 +32,14 @@ describe('AttemptObserver', () => {
     hooks.onRetry!(failed, 10);
 
     expect(seen).toEqual(['error:upstream_server', 'error:upstream_server', 'success', 'retry']);
-    expect(await upstreamErrors(metrics)).toEqual({ 'google/upstream_server': 2 });
+
+    // a caller's own passOver adds to the cooldowns'
+    const own = new AttemptObserver(cooldowns, metrics).hooks({ passOver: (model) => model.id === 'openai/gpt-image-2' });
+    expect(own.passOver!({ id: 'openai/gpt-image-2' } as ModelSpec)).toBe(true);
+    expect(own.passOver!({ id: 'xai/grok-imagine-image' } as ModelSpec)).toBe(false);
+    hooks.onAttempt!(failed, error);
+    hooks.onAttempt!(failed, error); // cooling down again (the success above had ended it)
+    expect(own.passOver!({ id: MODEL } as ModelSpec)).toBe(true);
+    expect(await upstreamErrors(metrics)).toEqual({ 'google/upstream_server': 4 });
   });
 });

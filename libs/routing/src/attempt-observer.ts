@@ -19,11 +19,11 @@ export class AttemptObserver {
     return this.cooldowns.coolingDown(model);
   }
 
-  /** the caller's own hooks, with the shared ones around them (the caller's `onAttempt` runs after the shared one) */
+  /** the caller's own hooks, with the shared ones around them (its `onAttempt` runs after the shared one; a model is passed over if either says so) */
   hooks(own: FallbackHooks = {}): FallbackHooks {
     return {
       ...own,
-      passOver: (model) => this.cooldowns.coolingDown(model.id),
+      passOver: (model) => this.cooldowns.coolingDown(model.id) || own.passOver?.(model) === true,
       onAttempt: (record, error) => {
         this.cooldowns.observe(record);
         if (error) this.metrics.upstreamErrors.inc({ provider: error.provider ?? 'unknown', kind: error.kind });
