@@ -73,14 +73,28 @@ describe('POST /v1/images/generations through the openai SDK', () => {
     });
 
     it('answers url with a signed link that serves the image without an API key', async () => {
-      const res = await client.images.generate({ model, prompt: 'A fox in the snow', size: size as '1024x1024' });
+      const res = await client.images.generate({ model, prompt: 'A fox in the snow', size: size as '1024x1024', response_format: 'url' });
       const url = res.data![0].url!;
       expect(url).toMatch(/\/v1\/images\/files\/[0-9a-f-]{36}\?expires=\d+&signature=[0-9a-f]{64}$/);
+      expect(res.data![0].b64_json).toBeUndefined();
       const got = await fetch(url);
       expect(got.status).toBe(200);
       expect(got.headers.get('content-type')).toBe(`image/${format}`);
       const meta = await sharp(Buffer.from(await got.arrayBuffer())).metadata();
       expect({ width: meta.width, height: meta.height }).toEqual(dims(size));
+    });
+
+    // One seed documents `url` as the default, the other reads `data[0].b64_json` from a request without
+    // `response_format` (as OpenAI's GPT image models answer): both fit in one item.
+    it('answers a request without response_format with both the signed link and the base64 of one image', async () => {
+      const res = await client.images.generate({ model, prompt: 'A heron at dawn', size: size as '1024x1024' });
+      expect(res.data).toHaveLength(1);
+      const bytes = Buffer.from(res.data![0].b64_json!, 'base64');
+      const meta = await sharp(bytes).metadata();
+      expect({ width: meta.width, height: meta.height, format: meta.format }).toEqual({ ...dims(size), format });
+      const got = await fetch(res.data![0].url!);
+      expect(got.status).toBe(200);
+      expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).toBe(true);
     });
   });
 
@@ -224,6 +238,28 @@ describe('POST /v1/images/generations through the openai SDK', () => {
     const usage = await prisma.usageRecord.findUniqueOrThrow({ where: { id: accepted.id } });
     expect(usage.imageOutputTokens).toBe(544);
     expect(usage.costMicros).toBe(BigInt(Math.round((usage.inputTokens * 2_000_000) / 1e6)) + 4_352n);
+  });
+
+  it('keeps a job without response_format answering with both forms when it is read later', async () => {
+    const auth = { authorization: `Bearer ${tenant.key}` };
+    const res = await fetch(`${gw.url}/v1/images/generations`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', prefer: 'respond-async' },
+      body: JSON.stringify({ model: 'openai/gpt-image-1-mini', prompt: 'A lantern', quality: 'low' }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    let job: any;
+    for (let i = 0; i < 200; i++) {
+      job = await (await fetch(`${gw.url}/v1/images/generations/${id}`, { headers: auth })).json();
+      if (job.status === 'succeeded' || job.status === 'failed') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(job.status).toBe('succeeded');
+    const [datum] = job.result.data;
+    const bytes = Buffer.from(datum.b64_json, 'base64');
+    expect((await sharp(bytes).metadata()).width).toBe(1024);
+    expect(Buffer.from(await (await fetch(datum.url)).arrayBuffer()).equals(bytes)).toBe(true);
   });
 
   it("generates for other routes through ImageGenerationService (chat's Gemini image models), billed the same way", async () => {

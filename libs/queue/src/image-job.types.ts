@@ -11,12 +11,22 @@ export function isTerminalImageJobStatus(status: string): status is 'succeeded' 
   return status === 'succeeded' || status === 'failed';
 }
 
+/**
+ * How `/v1/images/generations` returns images. The seeds disagree on the default: one documents `url`, the other
+ * reads `data[0].b64_json` from an answer to a request without `response_format` (as OpenAI's GPT image models
+ * always answer). Both fit in one `data` item, so a request that names neither gets `both`.
+ */
+export type ImagesResponseFormat = 'url' | 'b64_json' | 'both';
+
 /** `image_jobs.request`: the canonical request plus what the route needs to answer. */
 export interface StoredImageJobRequest {
   /** the model name the tenant sent (`model`), for the usage record */
   requestedModel: string;
-  /** how the images route hands images back; other routes read the bytes themselves */
-  responseFormat: 'url' | 'b64_json' | null;
+  /**
+   * how the images route hands images back: `url`, `b64_json`, or `both` when the request named no
+   * `response_format`; null for other routes, which read the bytes themselves
+   */
+  responseFormat: ImagesResponseFormat | null;
   prompt: string;
   n: number;
   size?: string;

@@ -20,6 +20,7 @@ import {
   type ImageJobRecord,
   type ImageJobRecordRow,
   type ImageJobStatus,
+  type ImagesResponseFormat,
   withTimeout,
 } from '@app/queue';
 import { IMAGE_STORE, readImageObject, type ImageStore } from '@app/storage';
@@ -62,7 +63,7 @@ export interface ImageJobSubmission {
   chain: readonly ModelSpec[];
   request: ImageGenerationRequest;
   /** how the images route answers; other routes read the bytes and leave it null */
-  responseFormat?: 'url' | 'b64_json' | null;
+  responseFormat?: ImagesResponseFormat | null;
   /** the tenant's `Idempotency-Key` and a hash of what it was sent with */
   idempotency?: { key: string; requestHash: string };
   /** a floor for the reservation, e.g. a chat route's worst case for the text around the image */

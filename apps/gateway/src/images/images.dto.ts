@@ -95,7 +95,10 @@ export class CreateImageDto extends RefusedUpstreamFields {
   @IsOptional() @IsIn(IMAGE_STYLES)
   style?: string;
 
-  @ApiPropertyOptional({ enum: IMAGE_RESPONSE_FORMATS, default: 'url' })
+  @ApiPropertyOptional({
+    enum: IMAGE_RESPONSE_FORMATS,
+    description: '`url`: a signed link per image; `b64_json`: the image itself. Left out, each image comes as both.',
+  })
   @IsOptional() @IsIn(IMAGE_RESPONSE_FORMATS)
   response_format?: 'url' | 'b64_json';
 

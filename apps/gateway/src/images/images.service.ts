@@ -101,7 +101,7 @@ export class ImagesService {
       requestedModel: dto.model,
       chain: route.chain,
       request,
-      responseFormat: dto.response_format ?? 'url',
+      responseFormat: dto.response_format ?? 'both',
       idempotency: ctx.idempotencyKey ? { key: ctx.idempotencyKey, requestHash: requestHash(dto) } : undefined,
     });
     const headers: Record<string, string> = { ...limit.headers, [JOB_ID_HEADER]: job.jobId };
@@ -180,9 +180,10 @@ export class ImagesService {
   }
 
   /**
-   * The answer about a finished job, `wrap`ping its images response: signed links, or the images' base64, which
-   * is spliced in as the answer is written (bytes the worker handed over, else read from the store). Null when the
-   * images are no longer stored: the job is marked as purged, or (base64) an image's file is missing.
+   * The answer about a finished job, `wrap`ping its images response: signed links, the images' base64, which is
+   * spliced in as the answer is written (bytes the worker handed over, else read from the store), or both when the
+   * request named no `response_format`. Null when the images are no longer stored: the job is marked as purged, or
+   * (base64) an image's file is missing.
    */
   private async imagesAnswer(
     view: ImageJobView,
@@ -193,13 +194,17 @@ export class ImagesService {
     const result = view.result;
     if (!result) return wrap(imagesResponseBody(view, []));
     if (view.imagesExpiredAt) return null;
-    const datum = (image: ImageJobImage, first: ImageDatum): ImageDatum => (image.revisedPrompt ? { ...first, revised_prompt: image.revisedPrompt } : first);
-    if (view.request.responseFormat !== 'b64_json') {
-      const base = this.config.PUBLIC_BASE_URL ? this.config.publicBaseUrl : (origin ?? this.config.publicBaseUrl);
-      const ttl = this.linkLifetimeSeconds(view);
-      const data = result.images.map((image) => datum(image, { url: this.signer.buildUrl(base, image.id, ttl) }));
-      return wrap(imagesResponseBody(view, data));
-    }
+    const format = view.request.responseFormat;
+    const base = this.config.PUBLIC_BASE_URL ? this.config.publicBaseUrl : (origin ?? this.config.publicBaseUrl);
+    const ttl = this.linkLifetimeSeconds(view);
+    // Jobs of other routes (null) have no format of their own; asked for here, they answer with links.
+    const datum = (image: ImageJobImage, b64?: string): ImageDatum => {
+      const d: ImageDatum = format === 'b64_json' ? {} : { url: this.signer.buildUrl(base, image.id, ttl) };
+      if (b64 !== undefined) d.b64_json = b64;
+      if (image.revisedPrompt) d.revised_prompt = image.revisedPrompt;
+      return d;
+    };
+    if (format !== 'b64_json' && format !== 'both') return wrap(imagesResponseBody(view, result.images.map((image) => datum(image))));
     const sources: Base64Source[] = [];
     try {
       for (const image of result.images) {
@@ -221,7 +226,7 @@ export class ImagesService {
       throw e;
     }
     return new Base64ImagesJson(
-      (placeholders) => wrap(imagesResponseBody(view, result.images.map((image, i) => datum(image, { b64_json: placeholders[i] })))),
+      (placeholders) => wrap(imagesResponseBody(view, result.images.map((image, i) => datum(image, placeholders[i])))),
       sources,
     );
   }
