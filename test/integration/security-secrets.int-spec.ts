@@ -14,7 +14,7 @@ import { ADMIN_TOKEN, startGateway, type TestGateway } from '../support/gateway'
 
 jest.setTimeout(180_000);
 
-type Via = 'bearer' | 'goog' | 'query';
+type Via = 'bearer' | 'goog' | 'query' | 'query-encoded';
 
 interface Answer {
   status: number;
@@ -46,6 +46,8 @@ describe('secrets', () => {
     if (key && via === 'bearer') headers.authorization = `Bearer ${key}`;
     if (key && via === 'goog') headers['x-goog-api-key'] = key;
     if (key && via === 'query') url += `${path.includes('?') ? '&' : '?'}key=${encodeURIComponent(key)}`;
+    // the parameter's name percent-encoded, which the query parser decodes to `key`
+    if (key && via === 'query-encoded') url += `${path.includes('?') ? '&' : '?'}%6Bey=${encodeURIComponent(key)}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const r = await request(url, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const answer = { status: r.statusCode, headers: r.headers, text: await r.body.text() };
@@ -111,6 +113,10 @@ describe('secrets', () => {
     expect((await call('/v1beta/models/gemini-2.5-flash:generateContent', { key: a.key, via: 'query', body: GEMINI_HELLO })).status).toBe(200);
     expect((await call('/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse', { key: a.key, via: 'goog', body: GEMINI_HELLO })).status).toBe(200);
     expect((await call('/v1beta/models/gemini-2.5-flash-image:generateContent', { key: a.key, via: 'bearer', body: { contents: [{ parts: [{ text: 'Draw a kite.' }] }] } })).status).toBe(200);
+
+    expect((await call('/v1beta/models/gemini-2.5-flash:generateContent', { key: a.key, via: 'query-encoded', body: GEMINI_HELLO })).status).toBe(200);
+    // An unknown route says which route it did not find, but not its query.
+    expect((await call('/v1beta/no-such-route?alt=sse', { key: a.key, via: 'query' })).status).toBe(404);
 
     // Reads, and the error paths: unknown, revoked, no balance, rate limit, bad input, upstream failure.
     expect((await call('/v1/usage?group_by=key', { key: a.key, via: 'query' })).status).toBe(200);

@@ -44,7 +44,8 @@ export function toApiError(e: unknown, isGoogle: boolean): ApiError {
       message = Array.isArray(m) ? m.join('; ') : String(m);
     }
     if (status === HttpStatus.NOT_FOUND && /^Cannot (GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) /.test(message)) {
-      return ApiError.notFound(`Unknown route: ${message.replace(/^Cannot /, '')}.`, 'unknown_route');
+      // The route without its query string, which may carry a key (`?key=`).
+      return ApiError.notFound(`Unknown route: ${message.replace(/^Cannot /, '').replace(/\?.*$/s, '')}.`, 'unknown_route');
     }
     const type = status >= 500 ? 'server_error' : status === 401 ? 'authentication_error' : status === 403 ? 'permission_error' : 'invalid_request_error';
     return new ApiError(status, type, message, codeForStatus(status));

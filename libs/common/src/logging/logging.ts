@@ -1,14 +1,33 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { unescape } from 'node:querystring';
 import { Injectable, type NestMiddleware } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Params } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config';
 
 /** Query parameters that carry secrets (Google clients send the API key as ?key=). */
-const SECRET_QUERY = /([?&](?:key|api_key|token)=)[^&#]*/gi;
+const SECRET_PARAMS = new Set(['key', 'api_key', 'token']);
 
+/**
+ * A parameter name as the query parser reads it: `+` is a space and percent-escapes are decoded (`%6Bey` is
+ * `key`, and authenticates as one), so a secret cannot slip past the redaction by being spelt differently.
+ */
+function isSecretParam(rawName: string): boolean {
+  const name = unescape(rawName.replace(/\+/g, ' ')).trim().toLowerCase();
+  const bracket = name.indexOf('[');
+  return SECRET_PARAMS.has(bracket < 0 ? name : name.slice(0, bracket));
+}
+
+/** The URL with the value of every secret query parameter replaced by `[REDACTED]`. */
 export function redactUrl(url: string | undefined): string | undefined {
-  return url?.replace(SECRET_QUERY, '$1[REDACTED]');
+  const q = url?.indexOf('?') ?? -1;
+  if (url === undefined || q < 0) return url;
+  const params = url.slice(q + 1).split('&').map((param) => {
+    const eq = param.indexOf('=');
+    const name = eq < 0 ? param : param.slice(0, eq);
+    return isSecretParam(name) ? `${name}=[REDACTED]` : param;
+  });
+  return `${url.slice(0, q + 1)}${params.join('&')}`;
 }
 
 /** Lines are written in batches of at least this many bytes, or after FLUSH_INTERVAL_MS at the latest. */
