@@ -381,14 +381,24 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     expect(logged('rate-limit backend (redis)')).toHaveLength(3); // first failure, open, closed
   });
 
-  it('with Postgres stopped: 503, never 401, also for a key still in the cache; afterwards every 200 has its usage record', async () => {
+  it('with Postgres stopped: 503, never 401, also for a key still in the cache and on reads; afterwards every 200 has its usage record', async () => {
     const { tenantId, key } = await newTenant(10);
     const otherKey = await newKey(tenantId);
     expect((await chat(key)).status).toBe(200); // the key is now in the resolver's cache
 
+    const jobId = (await image(key)).headers.get('x-switchyard-job-id') as string;
+    expect(jobId).toBeTruthy();
+
     await pg.stop();
     const [cached, uncached, refusedImage, notReady] = await Promise.all([chat(key), chat(otherKey), image(key), ready()]);
-    for (const a of [cached, uncached, refusedImage]) {
+    // Reads with the cached key: the outage is a 503 to retry on every route, not a 500.
+    const [balance, usage, job, admin] = await Promise.all([
+      call('/v1/balance', { key }),
+      call('/v1/usage', { key }),
+      call(`/v1/images/generations/${jobId}`, { key }),
+      call(`/admin/tenants/${tenantId}/keys`, { key: ADMIN_TOKEN }),
+    ]);
+    for (const a of [cached, uncached, refusedImage, balance, usage, job, admin]) {
       expect(a.status).toBe(503);
       expect(a.body.error.code).toBe('service_unavailable');
       expect(a.headers.get('retry-after')).toBeTruthy();

@@ -71,9 +71,9 @@ export class ApiKeyService {
   }
 
   async list(tenantId: string): Promise<ApiKey[]> {
-    await this.prisma.tenant.findUniqueOrThrow({ where: { id: tenantId } }).catch(() => {
-      throw ApiError.notFound(`No tenant with id ${tenantId}.`, 'tenant_not_found');
-    });
+    // Only a missing row is "no tenant"; a database outage stays an outage (503), not a 404.
+    const tenant = await this.prisma.tenant.findUnique({ where: { id: tenantId }, select: { id: true } });
+    if (!tenant) throw ApiError.notFound(`No tenant with id ${tenantId}.`, 'tenant_not_found');
     return this.prisma.apiKey.findMany({ where: { tenantId }, orderBy: { createdAt: 'asc' } });
   }
 

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { ApiError } from './api-error';
+import { isDatabaseUnavailable } from './database-unavailable';
 
 interface BodyParserError {
   type?: string;
@@ -12,7 +13,10 @@ function isBodyParserError(e: unknown): e is Error & BodyParserError {
   return e instanceof Error && typeof (e as BodyParserError).type === 'string' && typeof (e as BodyParserError).status === 'number';
 }
 
-/** Turns anything thrown into an ApiError; unknown errors become a 500 without leaking their message. */
+/**
+ * Turns anything thrown into an ApiError; a database outage becomes a 503 with Retry-After, other unknown errors
+ * a 500, neither leaking its message.
+ */
 export function toApiError(e: unknown, isGoogle: boolean): ApiError {
   if (e instanceof ApiError) return e;
   if (isBodyParserError(e)) {
@@ -50,6 +54,8 @@ export function toApiError(e: unknown, isGoogle: boolean): ApiError {
     const type = status >= 500 ? 'server_error' : status === 401 ? 'authentication_error' : status === 403 ? 'permission_error' : 'invalid_request_error';
     return new ApiError(status, type, message, codeForStatus(status));
   }
+  // An outage to retry (any route: balance, usage, image jobs, admin), not a fault of the request.
+  if (isDatabaseUnavailable(e)) return ApiError.unavailable('The gateway cannot reach its database; try again shortly.');
   return new ApiError(HttpStatus.INTERNAL_SERVER_ERROR, 'server_error', 'Internal server error.', 'internal_error');
 }
 
