@@ -64,7 +64,6 @@ export class ChatController {
   @ApiResponse({ status: 402, description: 'The balance (or the key spend limit) does not cover the worst case of the request', content: { 'application/json': ERROR_EXAMPLE('insufficient_quota', 'insufficient_balance', 'Insufficient balance: this request may cost up to $0.012345, more than the available balance.') } })
   @ApiResponse({ status: 404, description: 'Unknown model', content: { 'application/json': ERROR_EXAMPLE('invalid_request_error', 'model_not_found', 'The model `openai/unknown` does not exist.', 'model') } })
   @ApiResponse({ status: 429, description: 'Rate limit exceeded; wait `Retry-After` seconds', headers: { 'Retry-After': { schema: { type: 'integer' } } } })
-  @ApiResponse({ status: 501, description: 'Image output through chat is not available yet' })
   @ApiResponse({ status: 502, description: 'Every model of the chain failed', content: { 'application/json': ERROR_EXAMPLE('server_error', 'upstream_error', 'All upstream models failed; last error: openai: The upstream provider failed to process the request') } })
   @ApiResponse({ status: 504, description: 'The upstream did not answer in time' })
   create(@Auth() auth: AuthContext, @Body(ChatRequestPipe) body: ChatRouteRequest, @Req() req: Request, @Res() res: Response): Promise<void> {

@@ -162,7 +162,7 @@ export class ChatService {
     private readonly metrics: MetricsService,
     private readonly imageInputs: ImageInputInliner,
     private readonly observer: AttemptObserver,
-    @Optional() @Inject(CHAT_IMAGE_GENERATOR) private readonly imageGenerator?: ChatImageGenerator,
+    @Inject(CHAT_IMAGE_GENERATOR) private readonly imageGenerator: ChatImageGenerator,
     @Optional() @Inject(CHAT_RETRY_POLICY) policy?: RetryPolicy,
   ) {
     this.policy = policy ?? DEFAULT_RETRY_POLICY;
@@ -416,14 +416,6 @@ export class ChatService {
     exchange: ChatExchangePort,
     clientRequestId: string | undefined,
   ): Promise<void> {
-    if (!this.imageGenerator) {
-      throw new ApiError(
-        501,
-        'server_error',
-        `Image generation through ${CHAT_ENDPOINT} is not available yet for ${route.chain[0].id}; use /v1/images/generations.`,
-        'not_implemented',
-      );
-    }
     const output = await this.imageGenerator.generate({ auth, requestId, clientRequestId, route, request, signal: exchange.signal });
     exchange.setHeaders(output.headers);
     exchange.sendJson(200, output.completion);
