@@ -30,6 +30,8 @@ export {
   chatResponseToGemini,
   geminiRequestToChat,
   geminiUsageFromNormalized,
+  googleBlockOf,
+  takesGeminiContents,
 } from './google';
 export type * from './types/gemini';
 export { AnthropicAdapter } from './anthropic/anthropic.adapter';

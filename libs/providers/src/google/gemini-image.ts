@@ -6,9 +6,11 @@
 import type { ModelSpec } from '../catalog/model-spec';
 import { UpstreamError } from '../errors';
 import { decodeImageValue } from '../http/lifted-base64';
-import type { GeneratedImage, ImageGenerationRequest, ImageGenerationResult } from '../types/images';
+import type { GeneratedImage, ImageGenerationRequest, ImageGenerationResult, ImageResultPart } from '../types/images';
 import { emptyUsage } from '../types/usage';
 import type {
+  GeminiCandidate,
+  GeminiGenerationConfig,
   GeminiImageConfig,
   GeminiPart,
   GeminiRequest,
@@ -17,7 +19,7 @@ import type {
   ImagenPredictResponse,
 } from '../types/gemini';
 import { normalizeGeminiUsage } from './gemini-usage';
-import { GEMINI_POLICY_REASONS, promptBlockError } from './google-errors';
+import { GEMINI_POLICY_REASONS, GoogleFilterError, promptBlockError, safetyRatingsOf } from './google-errors';
 
 const PROVIDER = 'google' as const;
 
@@ -135,19 +137,46 @@ export function parseImagenResponse(body: ImagenPredictResponse, lifted?: Readon
   return { images, usage };
 }
 
-/** Gemini image models: a one-turn generateContent asking for text and image output. */
+/** The prompt's own turn: its parts in the tenant's order, or (without them) the input images, then the prompt. */
+function promptTurnParts(req: ImageGenerationRequest): GeminiPart[] {
+  const images = req.inputImages ?? [];
+  const inline = (i: number): GeminiPart | undefined => {
+    const img = images[i];
+    return img ? { inlineData: { mimeType: img.mimeType, data: img.data.toString('base64') } } : undefined;
+  };
+  const ordered = req.gemini?.promptParts;
+  if (ordered && ordered.length > 0) {
+    return ordered.flatMap((p): GeminiPart[] => {
+      if ('text' in p) return [{ text: p.text }];
+      const part = inline(p.inputImage);
+      return part ? [part] : [];
+    });
+  }
+  return [...images.map((_, i) => inline(i) as GeminiPart), { text: req.prompt }];
+}
+
+/**
+ * Gemini image models: `generateContent` asking for text and image output (or the modalities the tenant
+ * named). A request from the Gemini-native route brings its conversation, system instruction, safety
+ * settings and sampling fields (`req.gemini`), which go to Google as they came; from other routes it is one
+ * user turn.
+ */
 export function buildGeminiImageRequest(req: ImageGenerationRequest): GeminiRequest {
-  const parts: GeminiPart[] = [];
-  for (const img of req.inputImages ?? []) parts.push({ inlineData: { mimeType: img.mimeType, data: img.data.toString('base64') } });
-  parts.push({ text: req.prompt });
+  const gemini = req.gemini;
   const imageConfig: GeminiImageConfig = aspectAndSize(req, GEMINI_IMAGE_ASPECT_RATIOS);
   const qualitySize = req.quality ? QUALITY_IMAGE_SIZE[req.quality] : undefined;
   if (qualitySize) imageConfig.imageSize = qualitySize;
-  const body: GeminiRequest = {
-    contents: [{ role: 'user', parts }],
-    generationConfig: { responseModalities: ['TEXT', 'IMAGE'] },
+  const generationConfig: GeminiGenerationConfig = {
+    ...(gemini?.sampling ?? {}),
+    responseModalities: gemini?.responseModalities?.length ? gemini.responseModalities : ['TEXT', 'IMAGE'],
   };
-  if (Object.keys(imageConfig).length > 0 && body.generationConfig) body.generationConfig.imageConfig = imageConfig;
+  if (Object.keys(imageConfig).length > 0) generationConfig.imageConfig = imageConfig;
+  const body: GeminiRequest = {
+    contents: [...(gemini?.history ?? []), { role: 'user', parts: promptTurnParts(req) }],
+    generationConfig,
+  };
+  if (gemini?.systemInstruction) body.systemInstruction = gemini.systemInstruction;
+  if (gemini?.safetySettings?.length) body.safetySettings = gemini.safetySettings;
   return body;
 }
 
@@ -156,32 +185,37 @@ export function parseGeminiImageResponse(resp: GeminiResponse, lifted?: Readonly
   const blocked = promptBlockError(resp);
   if (blocked) throw blocked;
   const images: GeneratedImage[] = [];
+  // Text and images as Google ordered them, each with the signature it carried (Gemini 3 signs them).
+  const parts: ImageResultPart[] = [];
   let text = '';
-  let policyReason: string | undefined;
-  for (const c of resp.candidates ?? []) {
-    if (c.finishReason && GEMINI_POLICY_REASONS.has(c.finishReason)) policyReason = c.finishReason;
+  let policy: { reason: string; index: number; candidate: GeminiCandidate } | undefined;
+  for (const [at, c] of (resp.candidates ?? []).entries()) {
+    if (c.finishReason && GEMINI_POLICY_REASONS.has(c.finishReason)) policy = { reason: c.finishReason, index: c.index ?? at, candidate: c };
     for (const p of c.content?.parts ?? []) {
       if (p.thought) continue;
+      const signed = typeof p.thoughtSignature === 'string' && p.thoughtSignature !== '' ? { thoughtSignature: p.thoughtSignature } : {};
       if (p.inlineData && p.inlineData.mimeType.startsWith('image/')) {
         const img = decodeImageValue(PROVIDER, p.inlineData.data, lifted);
         images.push({ data: img.data, mimeType: img.mimeType });
-      } else if (typeof p.text === 'string') text += p.text;
+        parts.push({ image: images.length - 1, ...signed });
+      } else if (typeof p.text === 'string') {
+        text += p.text;
+        parts.push({ text: p.text, ...signed });
+      }
     }
   }
   if (images.length === 0) {
-    if (policyReason) {
-      throw new UpstreamError({
-        kind: 'content_policy',
-        provider: PROVIDER,
-        status: 200,
-        upstreamCode: policyReason,
-        message: `The upstream provider withheld the image (${policyReason})`,
+    if (policy) {
+      // Google's verdict rides on the error, so the Gemini-native route can answer it as Google does.
+      const safetyRatings = safetyRatingsOf(policy.candidate.safetyRatings);
+      throw new GoogleFilterError(policy.reason, `The upstream provider withheld the image (${policy.reason})`, {
+        candidate: { index: policy.index, finishReason: policy.reason, ...(safetyRatings ? { safetyRatings } : {}) },
       });
     }
     throw new UpstreamError({ kind: 'no_image', provider: PROVIDER, status: 200, detail: text.slice(0, 500) || undefined });
   }
   // Token-priced: the image output tokens carry the cost, so `images` stays 0.
-  const result: ImageGenerationResult = { images, usage: normalizeGeminiUsage(resp.usageMetadata) };
+  const result: ImageGenerationResult = { images, parts, usage: normalizeGeminiUsage(resp.usageMetadata) };
   if (text) result.text = text;
   if (resp.modelVersion) result.upstreamModel = resp.modelVersion;
   return result;
@@ -190,4 +224,12 @@ export function parseGeminiImageResponse(resp: GeminiResponse, lifted?: Readonly
 /** True for models served through generateContent (Gemini image models), false for Imagen's predict. */
 export function usesGenerateContent(model: ModelSpec): boolean {
   return model.capabilities.chat;
+}
+
+/**
+ * True for the image models that take a Gemini request whole (`ImageGenerationRequest.gemini`): Google's
+ * models served through `generateContent`. Every other image model takes a prompt and input images only.
+ */
+export function takesGeminiContents(model: ModelSpec): boolean {
+  return model.provider === PROVIDER && usesGenerateContent(model);
 }

@@ -109,6 +109,12 @@ export class GoogleFilterError extends UpstreamError {
   }
 }
 
+/** Google's verdict on an error its filters caused (a `GoogleFilterError`), or nothing for any other error. */
+export function googleBlockOf(error: unknown): GoogleBlock | undefined {
+  if (!(error instanceof UpstreamError) || error.kind !== 'content_policy') return undefined;
+  return (error as UpstreamError & { [GOOGLE_FIELDS]?: GoogleBlock })[GOOGLE_FIELDS];
+}
+
 /** The upstream's list as it came, or nothing when it is not a list of objects. */
 export function safetyRatingsOf(v: unknown): GeminiSafetyRating[] | undefined {
   return Array.isArray(v) && v.length > 0 && v.every(isRecord) ? (v as unknown as GeminiSafetyRating[]) : undefined;

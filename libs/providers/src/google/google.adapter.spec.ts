@@ -7,7 +7,10 @@ import { IMAGE_BASE64_FIELDS, liftBase64Strings } from '../http/lifted-base64';
 import { SseParser } from '../http/sse-reader';
 import { GOOGLE_FIELDS, type ChatCompletionChunk, type ChatCompletionRequest, type GoogleBlock } from '../types/chat';
 import type { GeminiRequest, GeminiResponse, ImagenPredictRequest } from '../types/gemini';
+import { imagePromptExtent, type ImageGenerationRequest } from '../types/images';
 import { GoogleAdapter, type GeminiStreamState } from './google.adapter';
+import { takesGeminiContents } from './gemini-image';
+import { googleBlockOf } from './google-errors';
 import { SKIP_SIGNATURE, signatureFromToolCallId, stripThoughtSignature } from './gemini-chat';
 
 const fixture = (name: string): string => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
@@ -548,6 +551,84 @@ describe('GoogleAdapter images', () => {
     expect(() => images.parseResponse(FLASH_IMAGE, ok('generate-content-image-safety.json'), { prompt: 'p' })).toThrow(expect.objectContaining({ kind: 'content_policy' }));
   });
 
+  it('sends a Gemini-native request whole: earlier turns, the prompt\'s parts in order, system instruction, safety settings, sampling', () => {
+    const red = Buffer.from('red otter png');
+    const photo = Buffer.from('photo png');
+    const req: ImageGenerationRequest = {
+      prompt: 'Be playful.\n\nNow make it blue\nand add a hat',
+      n: 1,
+      aspectRatio: '4:3',
+      inputImages: [{ mimeType: 'image/png', data: photo }],
+      gemini: {
+        history: [
+          { role: 'user', parts: [{ text: 'Draw a red otter' }] },
+          { role: 'model', parts: [{ text: 'Here it is' }, { inlineData: { mimeType: 'image/png', data: red.toString('base64') }, thoughtSignature: 'c2ln' }] },
+        ],
+        promptParts: [{ text: 'Now make it blue' }, { inputImage: 0 }, { text: 'and add a hat' }],
+        systemInstruction: { parts: [{ text: 'Be playful.' }] },
+        safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_ONLY_HIGH' }],
+        sampling: { temperature: 1, topP: 0.9, topK: 32, seed: 7, maxOutputTokens: 4096, stopSequences: ['END'], presencePenalty: 0.1, frequencyPenalty: 0.2 },
+        responseModalities: ['IMAGE'],
+      },
+    };
+    const g = body<GeminiRequest>(images.buildRequest(FLASH_IMAGE, req, 'k'));
+    expect(g).toEqual({
+      contents: [
+        { role: 'user', parts: [{ text: 'Draw a red otter' }] },
+        { role: 'model', parts: [{ text: 'Here it is' }, { inlineData: { mimeType: 'image/png', data: red.toString('base64') }, thoughtSignature: 'c2ln' }] },
+        { role: 'user', parts: [{ text: 'Now make it blue' }, { inlineData: { mimeType: 'image/png', data: photo.toString('base64') } }, { text: 'and add a hat' }] },
+      ],
+      systemInstruction: { parts: [{ text: 'Be playful.' }] },
+      safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_ONLY_HIGH' }],
+      generationConfig: {
+        temperature: 1,
+        topP: 0.9,
+        topK: 32,
+        seed: 7,
+        maxOutputTokens: 4096,
+        stopSequences: ['END'],
+        presencePenalty: 0.1,
+        frequencyPenalty: 0.2,
+        responseModalities: ['IMAGE'],
+        imageConfig: { aspectRatio: '4:3' },
+      },
+    });
+    // The system instruction goes as one; the prompt's text is not sent again beside the parts.
+    expect(JSON.stringify(g.contents)).not.toContain('Be playful');
+    // The worst case counts the earlier turns' text and images too.
+    expect(imagePromptExtent(req)).toEqual({ textBytes: Buffer.byteLength(req.prompt) + 'Draw a red otter'.length + 'Here it is'.length, images: 2 });
+    expect(imagePromptExtent({ prompt: 'abc', inputImages: [{ mimeType: 'image/png', data: photo }] })).toEqual({ textBytes: 3, images: 1 });
+  });
+
+  it('takes the Gemini request whole only on Gemini image models; others get the prompt', () => {
+    expect(takesGeminiContents(FLASH_IMAGE)).toBe(true);
+    expect(takesGeminiContents(IMAGEN)).toBe(false);
+    expect(takesGeminiContents({ ...FLASH_IMAGE, id: 'openai/gpt-image-1', provider: 'openai' })).toBe(false);
+  });
+
+  it('keeps the text and images of an answer in the order Google sent them, with their signatures', () => {
+    const google = JSON.parse(fixture('generate-content-image.json')) as GeminiResponse;
+    const [text, image] = google.candidates?.[0].content?.parts ?? [];
+    const reordered = {
+      ...google,
+      candidates: [{ content: { role: 'model', parts: [{ ...image, thoughtSignature: 'aW1n' }, text, { text: ' Enjoy.', thoughtSignature: '' }] }, finishReason: 'STOP', index: 0 }],
+    };
+    const result = images.parseResponse(FLASH_IMAGE, { status: 200, headers: {}, bodyText: JSON.stringify(reordered) }, { prompt: 'p' });
+    expect(result.parts).toEqual([{ image: 0, thoughtSignature: 'aW1n' }, { text: text.text }, { text: ' Enjoy.' }]);
+    expect(result.text).toBe(`${text.text} Enjoy.`);
+    expect(images.parseResponse(FLASH_IMAGE, ok('generate-content-image.json'), { prompt: 'p' }).parts).toEqual([{ text: text.text }, { image: 0 }]);
+  });
+
+  it('throws an image the filters withheld with Google\'s verdict, keeping its message', () => {
+    const error = thrown(() => images.parseResponse(FLASH_IMAGE, ok('generate-content-image-safety.json'), { prompt: 'p' }));
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect((error as UpstreamError).message).toBe('google: The upstream provider withheld the image (IMAGE_SAFETY)');
+    expect(googleBlockOf(error)).toEqual({ candidate: { index: 0, finishReason: 'IMAGE_SAFETY' } });
+    const blocked = thrown(() => images.parseResponse(FLASH_IMAGE, ok('generate-content-prompt-blocked.json'), { prompt: 'p' }));
+    expect(googleBlockOf(blocked)?.promptFeedback?.blockReason).toBe('PROHIBITED_CONTENT');
+    expect(googleBlockOf(new UpstreamError({ kind: 'content_policy', provider: 'openai' }))).toBeUndefined();
+  });
+
   it('refuses to edit with Imagen', () => {
     expect(() => images.buildRequest(IMAGEN, { prompt: 'p', inputImages: [{ data: Buffer.from('x'), mimeType: 'image/png' }] }, 'k')).toThrow(
       expect.objectContaining({ kind: 'invalid_request' }),
@@ -612,5 +693,6 @@ describe('GoogleImages with image payloads lifted out of the body by the HTTP cl
     expect(split.images.map((i) => i.mimeType)).toEqual(whole.images.map((i) => i.mimeType));
     expect(split.usage).toEqual(whole.usage);
     expect(split.text).toEqual(whole.text);
+    expect(split.parts).toEqual(whole.parts);
   });
 });
