@@ -19,6 +19,32 @@ describe('image job records', () => {
     expect(fromStoredImageJobRequest(row)).toEqual(req);
   });
 
+  it('round-trips a Gemini-native request\'s own fields, and reads a row written before them as one prompt', () => {
+    const req = {
+      prompt: 'Now make it blue',
+      n: 1,
+      inputImages: [{ mimeType: 'image/png', data: Buffer.from([0x89, 0x50, 0x4e, 0x47]) }],
+      gemini: {
+        history: [
+          { role: 'user' as const, parts: [{ text: 'Draw a red otter' }] },
+          { role: 'model' as const, parts: [{ text: 'Here', thoughtSignature: 'c2ln' }, { inlineData: { mimeType: 'image/png', data: 'iVBORw==' } }] },
+        ],
+        promptParts: [{ inputImage: 0 }, { text: 'Now make it blue' }],
+        systemInstruction: { parts: [{ text: 'Be playful.' }] },
+        safetySettings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_NONE' }],
+        sampling: { temperature: 1, seed: 3 },
+        responseModalities: ['TEXT' as const, 'IMAGE' as const],
+      },
+    };
+    const row = JSON.parse(JSON.stringify(toStoredImageJobRequest('google/gemini-2.5-flash-image', req, 'b64_json')));
+    expect(fromStoredImageJobRequest(row)).toEqual(req);
+    // A row the gateway wrote before these fields were kept.
+    const old = { requestedModel: 'google/gemini-2.5-flash-image', responseFormat: 'b64_json', prompt: 'Sys\n\nAdd a hat', n: 1, inputImages: [{ mimeType: 'image/png', data: 'iVBORw==' }] };
+    const read = fromStoredImageJobRequest(JSON.parse(JSON.stringify(old)));
+    expect(read).toEqual({ prompt: 'Sys\n\nAdd a hat', n: 1, inputImages: [{ mimeType: 'image/png', data: Buffer.from('iVBORw==', 'base64') }] });
+    expect(read).not.toHaveProperty('gemini');
+  });
+
   it('defaults n to 1 and leaves out what was not asked for', () => {
     expect(toStoredImageJobRequest('m', { prompt: 'p' }, null)).toEqual({ requestedModel: 'm', responseFormat: null, prompt: 'p', n: 1 });
   });

@@ -1,4 +1,4 @@
-import type { ImageGenerationRequest, InputImage, NormalizedUsage } from '@app/providers';
+import type { GeminiImageOptions, GoogleBlock, ImageGenerationRequest, ImageResultPart, InputImage, NormalizedUsage } from '@app/providers';
 
 /**
  * The shapes kept in an `image_jobs` row, shared by the gateway (which writes the request and reads the
@@ -38,6 +38,11 @@ export interface StoredImageJobRequest {
   aspectRatio?: string;
   user?: string;
   inputImages?: { mimeType: string; data: string }[];
+  /**
+   * A Gemini-native request's own fields for Gemini image models (its conversation, system instruction, safety
+   * settings, sampling); absent in rows written before they were kept, which run as one prompt, as they did.
+   */
+  gemini?: GeminiImageOptions;
 }
 
 /** One stored image of a finished job; `id` is the `stored_images` row, which signed links name. */
@@ -56,6 +61,11 @@ export interface ImageJobResult {
   images: ImageJobImage[];
   /** text the model answered beside the images (Gemini image models) */
   text?: string;
+  /**
+   * The answer's text and images (by `index`) in the order the model gave them; absent in results written
+   * before it was kept, and for models that answer with images only. Readers without it put the text first.
+   */
+  parts?: ImageResultPart[];
   usage: NormalizedUsage;
   /** the settled cost in micro-USD, as a decimal string */
   costMicros: string;
@@ -72,6 +82,8 @@ export interface ImageJobError {
   code: string | null;
   message: string;
   headers?: Record<string, string>;
+  /** Google's verdict when its filters blocked the prompt or withheld the image, which the Gemini-native route answers with */
+  block?: GoogleBlock;
 }
 
 /** An `image_jobs` row as the routes answer from it (everything but the key id and idempotency columns). */
@@ -165,6 +177,7 @@ export function toStoredImageJobRequest(
   if (req.inputImages && req.inputImages.length > 0) {
     out.inputImages = req.inputImages.map((img) => ({ mimeType: img.mimeType, data: img.data.toString('base64') }));
   }
+  if (req.gemini !== undefined) out.gemini = req.gemini;
   return out;
 }
 
