@@ -5,8 +5,10 @@ import { ApiError } from '@app/common';
 import { SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { BillingService, computeCost, PriceBook, type Cost } from '@app/billing';
 import {
+  googleBlockOf,
   ModelCatalog,
   ProviderClient,
+  type GoogleBlock,
   type ImageGenerationResult,
   type ModelSpec,
   type NormalizedUsage,
@@ -102,13 +104,15 @@ interface Finish {
   error?: ImageJobError;
 }
 
-function errorRecord(error: ApiError): ImageJobError {
+/** `block`: Google's verdict when its filters stopped the job, kept for the Gemini-native route to answer with. */
+function errorRecord(error: ApiError, block?: GoogleBlock): ImageJobError {
   return {
     status: error.status,
     type: error.type,
     code: error.code,
     message: error.message,
     ...(Object.keys(error.headers).length > 0 ? { headers: error.headers } : {}),
+    ...(block ? { block } : {}),
   };
 }
 
@@ -189,7 +193,7 @@ export class ImageGenerationProcessor extends WorkerHost {
       await Promise.all(progress);
       if (isFallbackFailure(e)) {
         const error = fallbackFailureToApiError(e);
-        await this.fail(row, error, attempts, level);
+        await this.fail(row, error, attempts, level, googleBlockOf(e));
         throw new UnrecoverableError(error.message);
       }
       if (e instanceof ApiError) {
@@ -376,6 +380,8 @@ export class ImageGenerationProcessor extends WorkerHost {
       created: Math.floor(Date.now() / 1000),
       images,
       ...(result.text ? { text: result.text } : {}),
+      // The images are stored under their index in `result.images`, which is what the parts name.
+      ...(result.parts?.length ? { parts: result.parts } : {}),
       usage: result.usage,
       costMicros,
       servedModel: model.id,
@@ -390,8 +396,11 @@ export class ImageGenerationProcessor extends WorkerHost {
     return 'succeeded';
   }
 
-  /** `level`: how far the chain got; absent, the row keeps the level it recorded. */
-  private async fail(row: JobRow, error: ApiError, attempts: readonly AttemptRecord[], level?: number): Promise<void> {
+  /**
+   * `level`: how far the chain got; absent, the row keeps the level it recorded. A prompt Google's filters
+   * blocked fails like any refusal: recorded as failed, at no cost, the reservation released.
+   */
+  private async fail(row: JobRow, error: ApiError, attempts: readonly AttemptRecord[], level?: number, block?: GoogleBlock): Promise<void> {
     // Settling as failed writes the usage record of a request that reached an upstream and releases the reservation.
     await this.billing.settle(
       { id: row.id, tenantId: row.tenantId, keyId: row.apiKeyId },
@@ -412,7 +421,7 @@ export class ImageGenerationProcessor extends WorkerHost {
         clientRequestId: row.clientRequestId,
       },
     );
-    await this.finish(row.id, { status: 'failed', fallbackLevel: level, attempts: attempts.length, error: errorRecord(error) });
+    await this.finish(row.id, { status: 'failed', fallbackLevel: level, attempts: attempts.length, error: errorRecord(error, block) });
   }
 
   /**

@@ -112,6 +112,21 @@ describe('GeminiResponder', () => {
     expect((withheld.json_ as { promptFeedback?: unknown }).promptFeedback).toBeUndefined();
   });
 
+  it("answers an image job's verdict the same way, with the job's headers", () => {
+    const res = new FakeResponse();
+    const responder = new GeminiResponder(res as unknown as Response, 'json', 'gemini-2.5-flash-image');
+    expect(responder.answerBlock({ promptFeedback: { blockReason: 'SAFETY' } }, { 'X-Switchyard-Job-Id': 'j1' })).toBe(true);
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-switchyard-job-id']).toBe('j1');
+    expect(res.json_).toEqual({
+      promptFeedback: { blockReason: 'SAFETY' },
+      usageMetadata: { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 },
+      modelVersion: 'gemini-2.5-flash-image',
+    });
+    // Nothing more once an answer has gone out.
+    expect(responder.answerBlock({ promptFeedback: { blockReason: 'SAFETY' } })).toBe(false);
+  });
+
   it("reads Google's verdict from the error, not from its message", () => {
     const responder = new GeminiResponder(new FakeResponse() as unknown as Response, 'json', 'gemini-2.5-flash');
     // The same words without the verdict: another provider, or an answer that was not a 200.

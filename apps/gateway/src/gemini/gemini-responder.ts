@@ -8,8 +8,7 @@
 import type { Response } from 'express';
 import { googleEnvelope } from '@app/common';
 import {
-  GOOGLE_FIELDS,
-  UpstreamError,
+  googleBlockOf,
   type ChatCompletion,
   type ChatCompletionChunk,
   type GoogleBlock,
@@ -22,12 +21,6 @@ import { GeminiStreamTranslator, chatResponseToGemini, type GeminiResponse } fro
 
 /** How the answer is written: one JSON object (`:generateContent`), or a stream as SSE or one JSON array. */
 export type GeminiAnswerFormat = 'json' | 'sse' | 'json-array';
-
-/** Google's verdict, when the failure is its filters stopping a 200 answer (see `GoogleFilterError`). */
-function googleBlock(failure: unknown): GoogleBlock | undefined {
-  if (!(failure instanceof UpstreamError) || failure.kind !== 'content_policy') return undefined;
-  return (failure as UpstreamError & { [GOOGLE_FIELDS]?: GoogleBlock })[GOOGLE_FIELDS];
-}
 
 /** Google's name of a model: catalog ids without the `google/` prefix, other providers' ids as they are. */
 export function geminiModelName(model: Pick<ModelSpec, 'id' | 'provider'>): string {
@@ -100,8 +93,16 @@ export class GeminiResponder implements ChatResponder {
    * settled as failed, at no cost, so the usage shows no tokens.
    */
   answerFailure(failure: unknown): boolean {
-    const block = googleBlock(failure);
-    if (!block || this.exchange.headersSent) return false;
+    const block = googleBlockOf(failure);
+    return block ? this.answerBlock(block) : false;
+  }
+
+  /**
+   * Google's verdict as Google answers it (see `answerFailure`); also for an image model's job that Google's
+   * filters stopped. False when it has nothing to answer with or the answer has started.
+   */
+  answerBlock(block: GoogleBlock, headers: Record<string, string> = {}): boolean {
+    if (this.exchange.headersSent) return false;
     const body: GeminiResponse = {};
     if (block.promptFeedback) body.promptFeedback = block.promptFeedback;
     else if (block.candidate) {
@@ -110,6 +111,7 @@ export class GeminiResponder implements ChatResponder {
     } else return false;
     body.usageMetadata = { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 };
     body.modelVersion = this.requestedModel;
+    if (Object.keys(headers).length > 0) this.setHeaders(headers);
     if (this.format === 'json') {
       this.sendJson(body);
       return true;

@@ -20,7 +20,7 @@ import type { ImageGenerationRequest, ModelSpec } from '@app/providers';
 import { checkGeminiNativeChain, type ChatRequestToCheck, type ResolvedRoute } from '@app/routing';
 import type { AuthContext } from '@app/tenancy';
 import { ChatService, CHAT_HEADERS } from '../chat/chat.service';
-import { ImageGenerationService, JOB_ID_HEADER } from '../images/image-generation.service';
+import { ImageGenerationService, ImageJobFailure, JOB_ID_HEADER, type GeneratedImages } from '../images/image-generation.service';
 import { checkGeminiImageChain, imageRequestForChain, imageRequestFromGemini, imageResultToGemini } from './gemini-image-request';
 import { GeminiResponder, geminiModelName } from './gemini-responder';
 import { parseGeminiRequest } from './gemini-request.validator';
@@ -153,19 +153,27 @@ export class GeminiService {
     request: ImageGenerationRequest,
     responder: GeminiResponder,
   ): Promise<void> {
-    const result = await this.images.generate(
-      {
-        jobId: ids.requestId,
-        clientRequestId: ids.clientRequestId,
-        payer: { tenantId: auth.tenantId, keyId: auth.keyId },
-        endpoint: GEMINI_ENDPOINTS.generateContent,
-        requestedModel,
-        chain: route.chain,
-        request,
-        responseFormat: 'b64_json',
-      },
-      this.config.IMAGE_SYNC_TIMEOUT_MS,
-    );
+    let result: GeneratedImages;
+    try {
+      result = await this.images.generate(
+        {
+          jobId: ids.requestId,
+          clientRequestId: ids.clientRequestId,
+          payer: { tenantId: auth.tenantId, keyId: auth.keyId },
+          endpoint: GEMINI_ENDPOINTS.generateContent,
+          requestedModel,
+          chain: route.chain,
+          request,
+          responseFormat: 'b64_json',
+        },
+        this.config.IMAGE_SYNC_TIMEOUT_MS,
+      );
+    } catch (e) {
+      // A prompt Google's filters blocked (or an image they withheld) is answered as on text models: 200 with
+      // Google's verdict. The job failed, so it was recorded as failed at no cost and its reservation released.
+      if (e instanceof ImageJobFailure && e.block && responder.answerBlock(e.block, e.headers)) return;
+      throw e;
+    }
     const served: Pick<ModelSpec, 'id' | 'provider'> = route.chain.find((m) => m.id === result.servedModel) ?? { id: result.servedModel, provider: 'google' };
     const textWanted = req.generationConfig?.responseModalities?.includes('TEXT') ?? true;
     responder.setHeaders({

@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import { ApiError, AppConfig } from '@app/common';
 import { SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { BillingService, imageReserveMicros, PriceBook, promptReserveMicros, tokenCost, type Payer } from '@app/billing';
-import type { ImageGenerationRequest, ModelSpec, NormalizedUsage } from '@app/providers';
+import { imagePromptExtent, type GoogleBlock, type ImageGenerationRequest, type ImageResultPart, type ModelSpec, type NormalizedUsage } from '@app/providers';
 import {
   GENERATE_IMAGES_JOB,
   IMAGE_JOB_RECORD_COLUMNS,
@@ -102,6 +102,8 @@ export interface GeneratedImages {
   created: number;
   images: GeneratedImageBytes[];
   text?: string;
+  /** text and images (by position in `images`) in the model's order, when the job kept it (see `answerParts`) */
+  parts?: ImageResultPart[];
   usage: NormalizedUsage;
   /** public id of the model that served */
   servedModel: string;
@@ -110,6 +112,44 @@ export interface GeneratedImages {
   costMicros: bigint;
   /** upstream attempts across the chain */
   attempts: number;
+}
+
+/** One part of a finished job's answer: text, or one of its images, with the signature the model put on it. */
+export type AnswerPart = { text: string; thoughtSignature?: string } | { image: GeneratedImageBytes; thoughtSignature?: string };
+
+/**
+ * The answer's text and images in the order the model gave them. A job whose result kept no order (written
+ * before it was kept, or by a model answering with images only) reads as it always did: its text, then its images.
+ */
+export function answerParts(result: Pick<GeneratedImages, 'images' | 'text' | 'parts'>): AnswerPart[] {
+  if (!result.parts?.length) {
+    return [...(result.text ? [{ text: result.text }] : []), ...result.images.map((image) => ({ image }))];
+  }
+  const out: AnswerPart[] = [];
+  const placed = new Set<number>();
+  for (const part of result.parts) {
+    const signed = part.thoughtSignature ? { thoughtSignature: part.thoughtSignature } : {};
+    if ('text' in part) {
+      out.push({ text: part.text, ...signed });
+      continue;
+    }
+    const image = result.images[part.image];
+    if (!image || placed.has(part.image)) continue;
+    placed.add(part.image);
+    out.push({ image, ...signed });
+  }
+  // Every image is answered, also one the order does not name.
+  result.images.forEach((image, i) => {
+    if (!placed.has(i)) out.push({ image });
+  });
+  return out;
+}
+
+/** A failed job's error, with Google's verdict when its filters blocked the prompt or withheld the image. */
+export class ImageJobFailure extends ApiError {
+  constructor(error: ApiError, readonly block?: GoogleBlock) {
+    super(error.status, error.type, error.message, error.code, error.param, error.headers);
+  }
 }
 
 function isUniqueViolation(e: unknown): boolean {
@@ -185,8 +225,7 @@ export class ImageGenerationService {
   /** The worst case the job may cost: the dearest model of the chain, for n images of the size and quality asked. */
   async reserveMicros(chain: readonly ModelSpec[], request: ImageGenerationRequest, params: readonly string[] = []): Promise<bigint> {
     const n = request.n ?? 1;
-    const promptBytes = Buffer.byteLength(request.prompt);
-    const inputImages = request.inputImages?.length ?? 0;
+    const { textBytes: promptBytes, images: inputImages } = imagePromptExtent(request);
     let worst = 0n;
     for (const [i, spec] of chain.entries()) {
       const priced = await this.prices.priced(spec);
@@ -328,6 +367,7 @@ export class ImageGenerationService {
       created: result.created,
       images,
       ...(result.text ? { text: result.text } : {}),
+      ...(result.parts ? { parts: result.parts } : {}),
       usage: result.usage,
       servedModel: result.servedModel,
       provider: result.provider,
@@ -337,12 +377,12 @@ export class ImageGenerationService {
     };
   }
 
-  /** The tenant-facing error of a failed job, naming the job. */
-  jobError(view: ImageJobView): ApiError {
+  /** The tenant-facing error of a failed job, naming the job; with Google's verdict when its filters stopped the job. */
+  jobError(view: ImageJobView): ImageJobFailure {
     const e = view.error ?? { status: 502, type: 'server_error', code: 'upstream_error', message: 'The image job failed.' };
     const headers: Record<string, string> = { ...(e.headers ?? {}), [JOB_ID_HEADER]: view.id };
     if (view.fallbackLevel !== null) headers['X-Switchyard-Fallback-Level'] = String(view.fallbackLevel);
-    return new ApiError(e.status, e.type, e.message, e.code, null, headers);
+    return new ImageJobFailure(new ApiError(e.status, e.type, e.message, e.code, null, headers), e.block);
   }
 
   /** The 504 of a wait that ran out; the job carries on and can be fetched by its id. */
