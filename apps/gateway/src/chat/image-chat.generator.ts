@@ -3,7 +3,7 @@ import { ApiError, AppConfig } from '@app/common';
 import { formatUsd } from '@app/billing';
 import { ImageInputInliner, toOpenAIUsage, type ChatCompletion, type GeneratedImagePart, type ImageGenerationRequest, type TextContentPart } from '@app/providers';
 import type { ChatRequestToCheck } from '@app/routing';
-import { ImageGenerationService, JOB_ID_HEADER } from '../images/image-generation.service';
+import { answerParts, ImageGenerationService, JOB_ID_HEADER, type GeneratedImageBytes } from '../images/image-generation.service';
 import type { ChatImageGenerator, ChatImageInput, ChatImageOutput } from './chat-image-generator';
 
 const DATA_URL = /^data:(image\/(?:png|jpeg|jpg|webp|gif));base64,([A-Za-z0-9+/=\s]+)$/;
@@ -44,10 +44,14 @@ export function imageRequestFromChat(req: ChatRequestToCheck): ImageGenerationRe
   return out;
 }
 
+function imagePart(img: GeneratedImageBytes): GeneratedImagePart {
+  return { type: 'image_url', image_url: { url: `data:${img.mimeType};base64,${img.data.toString('base64')}` } };
+}
+
 /**
  * Chat's image models run through the same queue, retry, fallback, storage and billing path as
  * /v1/images/generations; the answer is a normal chat.completion whose content carries the text and the
- * images as data-URI image parts, also listed in `message.images`.
+ * images as data-URI image parts, in the order the model gave them, the images also listed in `message.images`.
  */
 @Injectable()
 export class ImageChatGenerator implements ChatImageGenerator {
@@ -72,17 +76,16 @@ export class ImageChatGenerator implements ChatImageGenerator {
       },
       this.config.IMAGE_SYNC_TIMEOUT_MS,
     );
-    const images: GeneratedImagePart[] = result.images.map((img) => ({
-      type: 'image_url',
-      image_url: { url: `data:${img.mimeType};base64,${img.data.toString('base64')}` },
-    }));
-    const content: (TextContentPart | GeneratedImagePart)[] = [...(result.text ? [{ type: 'text' as const, text: result.text }] : []), ...images];
+    const images = new Map(result.images.map((img) => [img, imagePart(img)]));
+    const content: (TextContentPart | GeneratedImagePart)[] = answerParts(result).map((part) =>
+      'text' in part ? { type: 'text', text: part.text } : (images.get(part.image) as GeneratedImagePart),
+    );
     const completion: ChatCompletion = {
       id: `chatcmpl-${result.jobId.replace(/-/g, '')}`,
       object: 'chat.completion',
       created: result.created,
       model: result.servedModel,
-      choices: [{ index: 0, message: { role: 'assistant', content, images }, finish_reason: 'stop' }],
+      choices: [{ index: 0, message: { role: 'assistant', content, images: [...images.values()] }, finish_reason: 'stop' }],
       usage: toOpenAIUsage(result.usage),
     };
     return {
