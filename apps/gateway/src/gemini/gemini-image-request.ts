@@ -49,7 +49,7 @@ function inputImageType(part: GeminiPart, param: string): string {
   const mimeType = INPUT_IMAGE_TYPES[part.inlineData?.mimeType ?? ''];
   if (!mimeType) {
     throw ApiError.badRequest(
-      `Image models take PNG, JPEG, WebP or GIF input images; got ${(part.inlineData?.mimeType ?? '').slice(0, 100)}.`,
+      `Invalid request: ${param}.inlineData.mimeType: image models take PNG, JPEG, WebP or GIF images; got ${(part.inlineData?.mimeType ?? '').slice(0, 100)}.`,
       `${param}.inlineData.mimeType`,
       'invalid_image',
     );
@@ -93,7 +93,7 @@ export function imageRequestFromGemini(req: GeminiRequest): ImageGenerationReque
   if (index < req.contents.length - 1) {
     // Google's image models answer the user's last turn; a model turn after it is not a prompt to draw.
     throw ApiError.badRequest(
-      `Invalid request: an image model answers the last content, which must be the user's prompt; contents[${index + 1}] is a model turn after it.`,
+      `Invalid request: an image model answers the last content, which must be the user's prompt; contents[${index + 1}].role is "model".`,
       `contents[${index + 1}].role`,
     );
   }
@@ -111,11 +111,13 @@ export function imageRequestFromGemini(req: GeminiRequest): ImageGenerationReque
       promptParts.push({ inputImage: inputImages.length });
       inputImages.push({ mimeType, data: Buffer.from(part.inlineData.data, 'base64') });
     } else {
-      throw ApiError.badRequest('Image models take text and inlineData parts only.', param, 'unsupported_parameter');
+      throw onlyTextAndImages(param);
     }
   });
   const prompt = texts.join('\n').trim();
-  if (!prompt) throw ApiError.badRequest('The last user content has no text to use as the image prompt.', `contents[${index}].parts`);
+  if (!prompt) {
+    throw ApiError.badRequest(`Invalid request: contents[${index}].parts: the last user content has no text to use as the image prompt.`, `contents[${index}].parts`);
+  }
   const history = req.contents.slice(0, index).map(historyContent);
   const system = (req.systemInstruction?.parts ?? []).map((p) => p.text ?? '').join('\n').trim();
 
@@ -145,7 +147,7 @@ export function imageRequestFromGemini(req: GeminiRequest): ImageGenerationReque
  * model in the prompt, as they always did.
  */
 function geminiOnlyField(gemini: GeminiImageOptions | undefined): { param: string; what: string } | undefined {
-  if (gemini?.history?.length) return { param: 'contents[0]', what: 'the turns before the last user content' };
+  if (gemini?.history?.length) return { param: 'contents[0]', what: 'the turns before the last user content (contents[0] on)' };
   if (gemini?.safetySettings?.length) return { param: 'safetySettings', what: 'safetySettings' };
   const sampling = gemini?.sampling ?? {};
   const field = GEMINI_IMAGE_SAMPLING_FIELDS.find((f) => sampling[f] !== undefined);
