@@ -54,6 +54,25 @@ describe('image models on POST /v1/chat/completions (openai SDK)', () => {
     expect(response.headers.get('x-switchyard-cost-usd')).toBe((Number(usage.costMicros) / 1e6).toFixed(6));
   });
 
+  it('keeps the order the model gave its image and text: content[0] is the image when Gemini answers image first', async () => {
+    const png = (await sharp({ create: { width: 32, height: 32, channels: 3, background: '#884422' } }).png().toBuffer()).toString('base64');
+    gw.sim.script({
+      provider: 'google',
+      body: {
+        candidates: [{ content: { role: 'model', parts: [{ inlineData: { mimeType: 'image/png', data: png } }, { text: 'A serene landscape.' }] }, finishReason: 'STOP', index: 0 }],
+        usageMetadata: { promptTokenCount: 12, candidatesTokenCount: 1290, totalTokenCount: 1302 },
+      },
+    });
+    const data = await client.chat.completions.create({
+      model: 'google/gemini-3.1-flash-image-preview',
+      messages: [{ role: 'user', content: 'A serene mountain landscape at sunset, oil painting style' }],
+    });
+    const content = data.choices[0].message.content as unknown as Part[];
+    // As the public contract's example reads it: .choices[0].message.content[0].image_url.url
+    expect(content[0].image_url?.url).toBe(`data:image/png;base64,${png}`);
+    expect(content[1]).toEqual({ type: 'text', text: 'A serene landscape.' });
+  });
+
   it('returns two real images from a GPT image model when n is 2', async () => {
     const data = await client.chat.completions.create({
       model: 'openai/gpt-image-1-mini',

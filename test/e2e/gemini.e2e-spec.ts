@@ -260,6 +260,68 @@ describe('POST /v1beta/models/{model}:generateContent through @google/genai', ()
     expect(res.usageMetadata?.promptTokensDetails).toEqual(expect.arrayContaining([expect.objectContaining({ modality: 'IMAGE' })]));
   });
 
+  describe('Gemini image models as Google serves them', () => {
+    const googleBody = (i = 0): any => gw.sim.calls({ provider: 'google' })[i].body;
+
+    it('edits over several turns of an SDK chat: each turn reaches Google with the history, its images and the config', async () => {
+      const config = {
+        systemInstruction: 'Watercolour, always.',
+        temperature: 1.0,
+        seed: 42,
+        safetySettings: [{ category: HarmCategory.HARM_CATEGORY_HARASSMENT, threshold: HarmBlockThreshold.BLOCK_ONLY_HIGH }],
+      };
+      const chat = ai.chats.create({ model: 'gemini-2.5-flash-image', config });
+      const first = await chat.sendMessage({ message: 'Draw a red otter' });
+      const drawn = first.candidates?.[0].content?.parts?.find((p) => p.inlineData);
+      expect(drawn?.inlineData?.mimeType).toBe('image/png');
+      const second = await chat.sendMessage({ message: 'Now make it blue' });
+      expect(second.candidates?.[0].content?.parts?.some((p) => p.inlineData)).toBe(true);
+
+      const sent = googleBody(1);
+      expect(sent.contents).toEqual([
+        { role: 'user', parts: [{ text: 'Draw a red otter' }] },
+        { role: 'model', parts: first.candidates?.[0].content?.parts },
+        { role: 'user', parts: [{ text: 'Now make it blue' }] },
+      ]);
+      expect(sent.contents[1].parts).toContainEqual({ inlineData: { mimeType: 'image/png', data: drawn?.inlineData?.data } });
+      expect(sent.systemInstruction.parts).toEqual([{ text: 'Watercolour, always.' }]);
+      expect(sent.safetySettings).toEqual([{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_ONLY_HIGH' }]);
+      expect(sent.generationConfig).toMatchObject({ temperature: 1, seed: 42, responseModalities: ['TEXT', 'IMAGE'] });
+
+      // The second turn paid for the first image as input.
+      const record = await usageRecord(header(second, 'x-request-id'));
+      expect(record).toMatchObject({ status: 'succeeded', servedModel: 'google/gemini-2.5-flash-image' });
+      expect(record.imageInputTokens).toBeGreaterThan(0);
+      expect(record.costMicros).toBe(listCost('google/gemini-2.5-flash-image', record));
+    });
+
+    it("answers a prompt Google's filters blocked with promptFeedback, not an error, at no charge", async () => {
+      const res = await ai.models.generateContent({
+        model: 'gemini-3.1-flash-image-preview',
+        contents: 'Draw how explosives are made',
+        config: { safetySettings: [{ category: HarmCategory.HARM_CATEGORY_DANGEROUS_CONTENT, threshold: HarmBlockThreshold.BLOCK_ONLY_HIGH }] },
+      });
+      expect(res.candidates).toBeUndefined();
+      expect(res.promptFeedback?.blockReason).toBe('SAFETY');
+      expect(res.promptFeedback?.safetyRatings).toEqual(expect.arrayContaining([{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }]));
+      expect(gw.sim.calls({ provider: 'google' })).toHaveLength(1);
+      const record = await usageRecord(header(res, 'x-request-id'));
+      expect(record).toMatchObject({ status: 'failed', costMicros: 0n, servedModel: null });
+    });
+
+    it('returns the image and text in the order Google gave them', async () => {
+      const image = (await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 10, g: 90, b: 200 } } }).png().toBuffer()).toString('base64');
+      const parts = [{ inlineData: { mimeType: 'image/png', data: image } }, { text: 'Here is your otter wearing a top hat!' }];
+      gw.sim.script({
+        provider: 'google',
+        body: { candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }], usageMetadata: { promptTokenCount: 12, candidatesTokenCount: 1290, totalTokenCount: 1302 }, modelVersion: 'gemini-2.5-flash-image' },
+      });
+      const res = await ai.models.generateContent({ model: 'gemini-2.5-flash-image', contents: 'A cute baby otter wearing a tiny top hat, watercolor style' });
+      expect(res.candidates?.[0].content?.parts).toEqual(parts);
+      expect(res.data).toBe(image);
+    });
+  });
+
   describe('what only Google has a place for', () => {
     const DANGEROUS_ONLY_HIGH = [{ category: HarmCategory.HARM_CATEGORY_DANGEROUS_CONTENT, threshold: HarmBlockThreshold.BLOCK_ONLY_HIGH }];
     const googleBody = (i = 0): any => gw.sim.calls({ provider: 'google' })[i].body;
