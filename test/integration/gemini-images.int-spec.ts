@@ -73,7 +73,7 @@ describe('Gemini image models on the Gemini-native route', () => {
     return { balance: t.balanceMicros, reserved: t.reservedMicros };
   };
 
-  it('sends Google the conversation with its images, the system instruction, safety settings and sampling fields', async () => {
+  it('sends Google the conversation with its images, the system instruction, safety settings and sampling fields, and returns its ratings', async () => {
     const { key, tenantId } = await gw.newTenant(5);
     const red = (await png(200, 30, 30)).toString('base64');
     const contents = [
@@ -99,6 +99,13 @@ describe('Gemini image models on the Gemini-native route', () => {
     const res = await post(gw, IMAGE_MODEL, key, request);
     expect(res.status).toBe(200);
     expect(res.body.candidates[0].content.parts.some((p: any) => p.inlineData?.mimeType === 'image/png')).toBe(true);
+    // With safety settings Google rates the answer; the ratings come back on the candidate.
+    expect(res.body.candidates[0].safetyRatings.map((r: any) => r.category)).toEqual([
+      'HARM_CATEGORY_HARASSMENT',
+      'HARM_CATEGORY_HATE_SPEECH',
+      'HARM_CATEGORY_SEXUALLY_EXPLICIT',
+      'HARM_CATEGORY_DANGEROUS_CONTENT',
+    ]);
 
     const [call] = await calls(gw, 'google');
     expect(call.path).toContain('gemini-2.5-flash-image:generateContent');

@@ -382,6 +382,7 @@ export class ImageGenerationProcessor extends WorkerHost {
       ...(result.text ? { text: result.text } : {}),
       // The images are stored under their index in `result.images`, which is what the parts name.
       ...(result.parts?.length ? { parts: result.parts } : {}),
+      ...(result.safetyRatings ? { safetyRatings: result.safetyRatings } : {}),
       usage: result.usage,
       costMicros,
       servedModel: model.id,

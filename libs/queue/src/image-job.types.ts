@@ -1,4 +1,4 @@
-import type { GeminiImageOptions, GoogleBlock, ImageGenerationRequest, ImageResultPart, InputImage, NormalizedUsage } from '@app/providers';
+import type { GeminiImageOptions, GeminiSafetyRating, GoogleBlock, ImageGenerationRequest, ImageResultPart, InputImage, NormalizedUsage } from '@app/providers';
 
 /**
  * The shapes kept in an `image_jobs` row, shared by the gateway (which writes the request and reads the
@@ -66,6 +66,8 @@ export interface ImageJobResult {
    * before it was kept, and for models that answer with images only. Readers without it put the text first.
    */
   parts?: ImageResultPart[];
+  /** Gemini image models: the answer's safety ratings as Google sent them */
+  safetyRatings?: GeminiSafetyRating[];
   usage: NormalizedUsage;
   /** the settled cost in micro-USD, as a decimal string */
   costMicros: string;

@@ -199,6 +199,9 @@ describe('imageResultToGemini', () => {
       { inlineData: inline('unnamed') },
     ]);
     expect(imageResultToGemini(result, 'm', false).candidates?.[0].content?.parts?.every((p) => p.inlineData)).toBe(true);
+    const ratings = [{ category: 'HARM_CATEGORY_HARASSMENT', probability: 'NEGLIGIBLE' }];
+    expect(imageResultToGemini({ ...result, safetyRatings: ratings }, 'm', true).candidates?.[0].safetyRatings).toEqual(ratings);
+    expect(imageResultToGemini(result, 'm', true).candidates?.[0]).not.toHaveProperty('safetyRatings');
     // A job result written before the order was kept reads as it always did: the text, then the images.
     const { parts: _order, ...old } = result;
     expect(imageResultToGemini(old, 'm', true).candidates?.[0].content?.parts).toEqual([

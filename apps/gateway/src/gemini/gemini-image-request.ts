@@ -227,7 +227,8 @@ export function imageRequestForChain(route: ResolvedRoute, image: ImageGeneratio
 
 /**
  * The finished job as Google's answer: its text (unless only IMAGE was asked for) and images in the order the
- * model gave them, each with the signature it carried, which a client sends back on the next turn.
+ * model gave them, each with the signature it carried, which a client sends back on the next turn, and the
+ * safety ratings Google gave the answer.
  */
 export function imageResultToGemini(result: GeneratedImages, modelVersion: string, textWanted: boolean): GeminiResponse {
   const parts: GeminiPart[] = [];
@@ -240,7 +241,7 @@ export function imageResultToGemini(result: GeneratedImages, modelVersion: strin
     }
   }
   return {
-    candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }],
+    candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0, ...(result.safetyRatings ? { safetyRatings: result.safetyRatings } : {}) }],
     usageMetadata: geminiUsageFromNormalized(result.usage),
     modelVersion,
     responseId: result.jobId.replace(/-/g, ''),

@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import { ApiError, AppConfig } from '@app/common';
 import { SQL_DATABASE, type SqlDatabase } from '@app/database';
 import { BillingService, imageReserveMicros, PriceBook, promptReserveMicros, tokenCost, type Payer } from '@app/billing';
-import { imagePromptExtent, type GoogleBlock, type ImageGenerationRequest, type ImageResultPart, type ModelSpec, type NormalizedUsage } from '@app/providers';
+import { imagePromptExtent, type GeminiSafetyRating, type GoogleBlock, type ImageGenerationRequest, type ImageResultPart, type ModelSpec, type NormalizedUsage } from '@app/providers';
 import {
   GENERATE_IMAGES_JOB,
   IMAGE_JOB_RECORD_COLUMNS,
@@ -104,6 +104,8 @@ export interface GeneratedImages {
   text?: string;
   /** text and images (by position in `images`) in the model's order, when the job kept it (see `answerParts`) */
   parts?: ImageResultPart[];
+  /** Gemini image models: the answer's safety ratings as Google sent them */
+  safetyRatings?: GeminiSafetyRating[];
   usage: NormalizedUsage;
   /** public id of the model that served */
   servedModel: string;
@@ -368,6 +370,7 @@ export class ImageGenerationService {
       images,
       ...(result.text ? { text: result.text } : {}),
       ...(result.parts ? { parts: result.parts } : {}),
+      ...(result.safetyRatings ? { safetyRatings: result.safetyRatings } : {}),
       usage: result.usage,
       servedModel: result.servedModel,
       provider: result.provider,

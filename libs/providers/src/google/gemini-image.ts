@@ -15,6 +15,7 @@ import type {
   GeminiPart,
   GeminiRequest,
   GeminiResponse,
+  GeminiSafetyRating,
   ImagenPredictRequest,
   ImagenPredictResponse,
 } from '../types/gemini';
@@ -187,10 +188,12 @@ export function parseGeminiImageResponse(resp: GeminiResponse, lifted?: Readonly
   const images: GeneratedImage[] = [];
   // Text and images as Google ordered them, each with the signature it carried (Gemini 3 signs them).
   const parts: ImageResultPart[] = [];
+  let safetyRatings: GeminiSafetyRating[] | undefined;
   let text = '';
   let policy: { reason: string; index: number; candidate: GeminiCandidate } | undefined;
   for (const [at, c] of (resp.candidates ?? []).entries()) {
     if (c.finishReason && GEMINI_POLICY_REASONS.has(c.finishReason)) policy = { reason: c.finishReason, index: c.index ?? at, candidate: c };
+    safetyRatings ??= safetyRatingsOf(c.safetyRatings);
     for (const p of c.content?.parts ?? []) {
       if (p.thought) continue;
       const signed = typeof p.thoughtSignature === 'string' && p.thoughtSignature !== '' ? { thoughtSignature: p.thoughtSignature } : {};
@@ -217,6 +220,7 @@ export function parseGeminiImageResponse(resp: GeminiResponse, lifted?: Readonly
   // Token-priced: the image output tokens carry the cost, so `images` stays 0.
   const result: ImageGenerationResult = { images, parts, usage: normalizeGeminiUsage(resp.usageMetadata) };
   if (text) result.text = text;
+  if (safetyRatings) result.safetyRatings = safetyRatings;
   if (resp.modelVersion) result.upstreamModel = resp.modelVersion;
   return result;
 }

@@ -606,7 +606,7 @@ describe('GoogleAdapter images', () => {
     expect(takesGeminiContents({ ...FLASH_IMAGE, id: 'openai/gpt-image-1', provider: 'openai' })).toBe(false);
   });
 
-  it('keeps the text and images of an answer in the order Google sent them, with their signatures', () => {
+  it('keeps the text and images of an answer in the order Google sent them, with their signatures, and its safety ratings', () => {
     const google = JSON.parse(fixture('generate-content-image.json')) as GeminiResponse;
     const [text, image] = google.candidates?.[0].content?.parts ?? [];
     const reordered = {
@@ -617,6 +617,10 @@ describe('GoogleAdapter images', () => {
     expect(result.parts).toEqual([{ image: 0, thoughtSignature: 'aW1n' }, { text: text.text }, { text: ' Enjoy.' }]);
     expect(result.text).toBe(`${text.text} Enjoy.`);
     expect(images.parseResponse(FLASH_IMAGE, ok('generate-content-image.json'), { prompt: 'p' }).parts).toEqual([{ text: text.text }, { image: 0 }]);
+    const ratings = [{ category: 'HARM_CATEGORY_HARASSMENT', probability: 'NEGLIGIBLE' }];
+    const rated = { ...google, candidates: [{ ...google.candidates?.[0], safetyRatings: ratings }] };
+    expect(images.parseResponse(FLASH_IMAGE, { status: 200, headers: {}, bodyText: JSON.stringify(rated) }, { prompt: 'p' }).safetyRatings).toEqual(ratings);
+    expect(result.safetyRatings).toBeUndefined();
   });
 
   it('throws an image the filters withheld with Google\'s verdict, keeping its message', () => {

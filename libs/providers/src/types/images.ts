@@ -1,4 +1,4 @@
-import type { GeminiContent, GeminiGenerationConfig, GeminiModality, GeminiSafetySetting } from './gemini';
+import type { GeminiContent, GeminiGenerationConfig, GeminiModality, GeminiSafetyRating, GeminiSafetySetting } from './gemini';
 import type { NormalizedUsage } from './usage';
 
 export type ImageMimeType = 'image/png' | 'image/jpeg' | 'image/webp';
@@ -109,6 +109,8 @@ export interface ImageGenerationResult {
   text?: string;
   /** text and images in the order the upstream answered them, by models that answer with both */
   parts?: ImageResultPart[];
+  /** Gemini: the answer's safety ratings as Google sent them (with `safetySettings`, or when Google rates on its own) */
+  safetyRatings?: GeminiSafetyRating[];
   usage: NormalizedUsage;
   /** the upstream's own model id, when it says */
   upstreamModel?: string;
