@@ -233,6 +233,7 @@ describe('Gemini image models on the Gemini-native route', () => {
     ['audio in an earlier turn', IMAGE_MODEL, { contents: [{ role: 'user', parts: [{ text: 'hum' }, { inlineData: { mimeType: 'audio/wav', data: 'UklGRg==' } }] }, { role: 'user', parts: [{ text: 'Draw the tune' }] }] }, 'contents[0].parts[1].inlineData.mimeType'],
     ['a model turn after the prompt', IMAGE_MODEL, { contents: [...OTTER.contents, { role: 'model', parts: [{ text: 'Sure' }] }] }, 'contents[1].role'],
     ['an earlier image that is not base64', IMAGE_MODEL, { contents: [{ role: 'model', parts: [{ inlineData: { mimeType: 'image/png', data: 'not base64!' } }] }, ...OTTER.contents] }, 'contents[0].parts[0].inlineData.data'],
+    ['a thinking level', IMAGE_MODEL, { ...OTTER, generationConfig: { thinkingConfig: { thinkingLevel: 'HIGH' } } }, 'generationConfig.thinkingConfig'],
     ['a temperature of the wrong type', IMAGE_MODEL, { ...OTTER, generationConfig: { temperature: 'hot' } }, 'generationConfig.temperature'],
     ['a stop sequence of the wrong type', IMAGE_MODEL, { ...OTTER, generationConfig: { stopSequences: [1] } }, 'generationConfig.stopSequences[0]'],
     ['an unknown safety category', IMAGE_MODEL, { ...OTTER, safetySettings: [{ category: 'VIOLENCE', threshold: 'BLOCK_NONE' }] }, 'safetySettings[0].category'],

@@ -116,6 +116,8 @@ describe('checkGeminiImageChain', () => {
     [['google/gemini-2.5-flash-image'], { responseModalities: ['TEXT' as const] }, 'generationConfig.responseModalities'],
     [['google/gemini-2.5-flash-image'], { candidateCount: 2 }, 'generationConfig.candidateCount'],
     [['google/gemini-2.5-flash-image'], { responseMimeType: 'application/json' }, 'generationConfig.responseMimeType'],
+    [['google/gemini-3.1-flash-image-preview'], { thinkingConfig: { thinkingLevel: 'HIGH' as const } }, 'generationConfig.thinkingConfig'],
+    [['google/gemini-3.1-flash-image-preview'], { thinkingConfig: { thinkingBudget: 0 } }, 'generationConfig.thinkingConfig'],
   ])('refuses on %j: %j', (ids, gc, param) => {
     expect(() => check(ids, gc)).toThrow(expect.objectContaining({ status: 400, param }));
   });

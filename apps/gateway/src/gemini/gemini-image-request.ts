@@ -177,6 +177,15 @@ export function checkGeminiImageChain(route: ResolvedRoute, req: GeminiRequest, 
   if ((req.tools?.length ?? 0) > 0) {
     throw ApiError.badRequest('Image models do not support tools.', 'tools', 'unsupported_parameter');
   }
+  // Refused as before (the chat checks refuse its translation, reasoning_effort), under the name this route's clients sent.
+  const thinking = gc.thinkingConfig;
+  if (thinking && (thinking.thinkingLevel !== undefined || (thinking.thinkingBudget !== undefined && thinking.thinkingBudget >= 0))) {
+    throw ApiError.badRequest(
+      'Invalid request: generationConfig.thinkingConfig: image models take no thinking budget or level through Switchyard.',
+      'generationConfig.thinkingConfig',
+      'unsupported_parameter',
+    );
+  }
   // A model that takes a prompt only would answer another request than the one sent (an edit of an image it
   // never saw, thresholds and sampling it never applied) and bill it: refused up front, naming the field,
   // rather than run with part of the request silently dropped. On this route's own chains (a model and its
