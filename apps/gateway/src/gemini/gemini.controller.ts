@@ -31,8 +31,10 @@ export class GeminiController {
     description:
       "Google's GenerateContent API for every chat model in the catalog (the `google/` prefix is optional; other providers' " +
       'models are named with theirs, e.g. `models/openai/gpt-4o-mini:generateContent`), usable by `@google/genai` with ' +
-      '`httpOptions.baseUrl`. Gemini image models answer with `inlineData` images (`responseModalities` defaults to ' +
-      'TEXT and IMAGE); `inlineData` images in the request are edited. `:streamGenerateContent` streams text models: ' +
+      '`httpOptions.baseUrl`. Gemini image models answer with text and `inlineData` images in the order Google gave ' +
+      'them (`responseModalities` defaults to TEXT and IMAGE) and get the whole request: earlier turns with their images ' +
+      '(multi-turn editing), `systemInstruction`, `safetySettings` and the sampling fields of `generationConfig`. ' +
+      '`:streamGenerateContent` streams text models: ' +
       'Server-Sent Events with `alt=sse`, one JSON array otherwise. Fallback follows the model\'s configured fallbacks. ' +
       'Errors use Google\'s envelope. `generationConfig.topK`, `safetySettings` and `cachedContent` reach Gemini models; ' +
       'other providers ignore `safetySettings` and refuse `cachedContent`. Answers from Gemini models keep `safetyRatings`, ' +
