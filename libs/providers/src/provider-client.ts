@@ -37,6 +37,8 @@ export interface ProviderClientOptions {
 export interface CallContext {
   /** aborting it (the tenant went away) cancels the upstream call */
   signal?: AbortSignal;
+  /** called once the request has been written to the provider's connection (see `CallOptions.onSent`) */
+  onSent?: () => void;
 }
 
 export type ChatStreamItem =
@@ -101,7 +103,7 @@ export class ProviderClient {
     const endpoint = this.endpoint(model.provider);
     const provider = model.provider;
     const upstream = chat.buildStreamRequest(model, req, endpoint.apiKey);
-    const callOpts = { provider, signal: ctx.signal, secrets: [endpoint.apiKey] };
+    const callOpts = { provider, signal: ctx.signal, secrets: [endpoint.apiKey], onSent: ctx.onSent };
     const res = await this.http.stream(endpoint.baseUrl, upstream, callOpts);
     if (res.status < 200 || res.status >= 300) {
       const bodyText = await this.http.readAll(res.body, callOpts).catch(() => '');
@@ -194,7 +196,7 @@ export class ProviderClient {
     timeouts?: Partial<UpstreamTimeouts>,
     liftBase64?: readonly string[],
   ): Promise<UpstreamResponse> {
-    const res = await this.http.send(endpoint.baseUrl, upstream, { provider, signal: ctx.signal, secrets: [endpoint.apiKey], timeouts, liftBase64 });
+    const res = await this.http.send(endpoint.baseUrl, upstream, { provider, signal: ctx.signal, secrets: [endpoint.apiKey], timeouts, liftBase64, onSent: ctx.onSent });
     if (res.status < 200 || res.status >= 300) {
       throw this.registry.get(provider).classifyError(res, [endpoint.apiKey]);
     }

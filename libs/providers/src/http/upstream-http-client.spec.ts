@@ -128,6 +128,58 @@ describe('UpstreamHttpClient.send', () => {
   });
 });
 
+describe('UpstreamHttpClient: onSent', () => {
+  let server: Server;
+  let base: string;
+  /** requests the server received, and answers it may give them */
+  const held: { respond(): void }[] = [];
+  const client = new UpstreamHttpClient();
+  const req = (stream: boolean): UpstreamRequest => ({ method: 'POST', path: '/v1/x', headers: {}, body: { kind: 'json', value: { prompt: 'hello' } }, stream });
+
+  beforeAll(async () => {
+    server = createServer((r, res) => {
+      r.resume();
+      r.on('end', () => held.push({ respond: () => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('data: {}\n\n') }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await client.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('tells when the request has been written, before any answer, for plain calls and streams', async () => {
+    for (const stream of [false, true]) {
+      let sent = 0;
+      const answered = stream ? client.stream(base, req(stream), { provider: 'openai', onSent: () => sent++ }) : client.send(base, req(stream), { provider: 'openai', onSent: () => sent++ });
+      while (held.length === 0) await new Promise((r) => setTimeout(r, 5));
+      expect(sent).toBe(1);
+      held.shift()?.respond();
+      const res = await answered;
+      expect(res.status).toBe(200);
+      if ('body' in res) for await (const _chunk of res.body) void _chunk;
+      expect(sent).toBe(1);
+    }
+  });
+
+  it('does not tell for a call cancelled before it was sent, and still cancels one sent', async () => {
+    const early = new AbortController();
+    early.abort();
+    let sent = 0;
+    await expect(client.send(base, req(false), { provider: 'openai', signal: early.signal, onSent: () => sent++ })).rejects.toMatchObject({ kind: 'cancelled' });
+    expect(sent).toBe(0);
+
+    const late = new AbortController();
+    const pending = client.send(base, req(false), { provider: 'openai', signal: late.signal, onSent: () => sent++ });
+    while (held.length === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(sent).toBe(1);
+    late.abort();
+    await expect(pending).rejects.toMatchObject({ kind: 'cancelled' });
+    held.shift();
+  });
+});
+
 describe('BodyBufferPool', () => {
   it('hands out a kept buffer that fits, the smallest first, and keeps no more than its limit', () => {
     const pool = new BodyBufferPool(3 * 1024 * 1024);

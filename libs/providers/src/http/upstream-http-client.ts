@@ -5,7 +5,7 @@
  * costs about half the CPU per proxied request on our machines.
  */
 import { Readable } from 'node:stream';
-import { FormData, Pool, request } from 'undici';
+import { type Dispatcher, FormData, Pool, request } from 'undici';
 import type { ProviderId } from '../catalog/model-spec';
 import type { UpstreamRequest, UpstreamResponse } from '../adapter';
 import { UpstreamError, redactSecrets } from '../errors';
@@ -38,6 +38,11 @@ export interface CallOptions {
   timeouts?: Partial<UpstreamTimeouts>;
   /** values to mask in any error detail (the API key) */
   secrets?: readonly string[];
+  /**
+   * Called once the whole request (headers and body) has been written to the connection: from then on the
+   * provider may be working on it (and bill it), even if the call is cancelled before an answer arrives.
+   */
+  onSent?: () => void;
 }
 
 export interface SendOptions extends CallOptions {
@@ -215,7 +220,7 @@ export class UpstreamHttpClient {
     headers.accept = req.stream ? 'text/event-stream' : 'application/json';
     try {
       const res = await request(url, {
-        dispatcher: pool,
+        dispatcher: opts.onSent ? tellingWhenSent(pool, opts.onSent) : pool,
         method: req.method,
         headers,
         body,
@@ -244,6 +249,39 @@ export class UpstreamHttpClient {
     }
     return pool;
   }
+}
+
+type LegacyHandler = Dispatcher.DispatchHandler & {
+  onRequestSent?: () => void;
+  onBodySent?: (chunk: unknown) => void;
+};
+
+/**
+ * `pool` for one request, telling `sent` when undici has written the request out (its `onRequestSent`, which
+ * only the handler undici's `request` passes to `dispatch` receives). Every other callback goes to that handler.
+ */
+function tellingWhenSent(pool: Pool, sent: () => void): Dispatcher {
+  // undici's `request` uses nothing of its dispatcher but `dispatch`.
+  const dispatcher: Pick<Dispatcher, 'dispatch'> = {
+    dispatch(opts, handler) {
+      const inner = handler as LegacyHandler;
+      const telling: LegacyHandler = {
+        onConnect: (...args) => inner.onConnect?.(...args),
+        onHeaders: (...args) => inner.onHeaders?.(...args) ?? true,
+        onData: (...args) => inner.onData?.(...args) ?? true,
+        onComplete: (...args) => inner.onComplete?.(...args),
+        onError: (...args) => inner.onError?.(...args),
+        onRequestSent: () => {
+          sent();
+          inner.onRequestSent?.();
+        },
+        ...(inner.onBodySent ? { onBodySent: (chunk: unknown) => inner.onBodySent?.(chunk) } : {}),
+        ...(inner.onResponseStarted ? { onResponseStarted: () => inner.onResponseStarted?.() } : {}),
+      };
+      return pool.dispatch(opts, telling);
+    },
+  };
+  return dispatcher as Dispatcher;
 }
 
 /**
