@@ -1,10 +1,15 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
+import { BillingService } from '@app/billing';
 import { PrismaService } from '@app/database';
+import { ImageFetcher, ImageInputInliner } from '@app/providers';
 import { startGateway, type TestGateway } from '../support/gateway';
 
 jest.setTimeout(120_000);
 
 const hello: OpenAI.ChatCompletionMessageParam[] = [{ role: 'user', content: 'Tell me a story.' }];
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 
 async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
   const until = Date.now() + timeoutMs;
@@ -215,5 +220,148 @@ describe('chat streams when something breaks', () => {
     expect(debit.amountMicros).toBe(record.costMicros);
     const key = await prisma.apiKey.findUniqueOrThrow({ where: { id: tenant.keyId } });
     expect(key.reservedMicros).toBe(0n);
+  });
+
+  describe('a tenant that disconnects before the first chunk', () => {
+    /** the tenant's records, reservations and balance, read from the database */
+    async function books(t: { tenantId: string; keyId: string }, clientRequestId: string) {
+      const [record, tenantRow, key] = await Promise.all([
+        prisma.usageRecord.findFirst({ where: { tenantId: t.tenantId, clientRequestId } }),
+        prisma.tenant.findUniqueOrThrow({ where: { id: t.tenantId } }),
+        prisma.apiKey.findUniqueOrThrow({ where: { id: t.keyId } }),
+      ]);
+      const holds = await prisma.reservation.count({ where: { tenantId: t.tenantId } });
+      return { record, tenant: tenantRow, key, holds };
+    }
+
+    it('after the upstream call started: cancels it and bills the prompt (estimated input tokens, never $0), holding nothing', async () => {
+      const t = await gw.newTenant(10);
+      const sdk = new OpenAI({ apiKey: t.key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+      const before = await prisma.tenant.findUniqueOrThrow({ where: { id: t.tenantId } });
+      // the provider has the prompt and is still working on it: no first byte for a minute
+      gw.sim.script({ provider: 'openai', delayMs: 60_000 });
+      const clientRequestId = `f08-before-first-chunk-${Date.now()}`;
+      const abort = new AbortController();
+      const pending = sdk.chat.completions.create(
+        { model: 'openai/gpt-4o-mini', messages: hello, stream: true },
+        { signal: abort.signal, headers: { 'X-Client-Request-Id': clientRequestId } },
+      );
+      pending.catch(() => undefined);
+      await waitFor(() => gw.sim.calls({ provider: 'openai' })[0]);
+      abort.abort();
+      await expect(pending).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
+
+      // the upstream call is cancelled rather than left to run
+      const call = await waitFor(() => gw.sim.calls({ provider: 'openai' }).find((c) => c.aborted));
+      expect(call.chunksSent).toBe(0);
+      const { record, tenant: after, key, holds } = await waitFor(async () => {
+        const b = await books(t, clientRequestId);
+        return b.record ? b : undefined;
+      });
+      expect(record).toMatchObject({ status: 'partial', servedModel: 'openai/gpt-4o-mini', estimated: true, outputTokens: 0 });
+      expect(record?.inputTokens).toBeGreaterThan(0);
+      expect(record?.costMicros).toBeGreaterThan(0n);
+      expect(record?.error).toMatch(/disconnected/);
+      expect({ tenantReserved: after.reservedMicros, keyReserved: key.reservedMicros, holds }).toEqual({ tenantReserved: 0n, keyReserved: 0n, holds: 0 });
+      expect(before.balanceMicros - after.balanceMicros).toBe(record?.costMicros);
+      const debit = await prisma.ledgerEntry.findUniqueOrThrow({ where: { usageId: record?.id } });
+      expect(debit.amountMicros).toBe(record?.costMicros);
+    });
+
+    describe('before any upstream call (while the gateway still fetches the image the request refers to)', () => {
+      let images: { port: number; requests: number; release(): void; close(): Promise<void> };
+      let previousFetcher: ImageFetcher;
+
+      beforeAll(async () => {
+        // An image host that holds every request until released: the gateway fetches a tenant's image URLs
+        // after its checks and before it reserves or calls any upstream, so a tenant can leave in between.
+        const held: ServerResponse[] = [];
+        let requests = 0;
+        const answer = (res: ServerResponse): void => {
+          res.writeHead(200, { 'content-type': 'image/png', 'content-length': PNG.length });
+          res.end(PNG);
+        };
+        const server = createServer((_req, res) => {
+          requests++;
+          held.push(res);
+        });
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        images = {
+          port: (server.address() as AddressInfo).port,
+          get requests() {
+            return requests;
+          },
+          /** answers the requests held so far (later ones are held again) */
+          release() {
+            for (const res of held.splice(0)) answer(res);
+          },
+          close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+        };
+        // The route's inliner gets a fetcher that may reach loopback on that port only (as ssrf.int-spec does).
+        const inliner = gw.app.get(ImageInputInliner);
+        previousFetcher = Reflect.get(inliner, 'fetcher') as ImageFetcher;
+        Reflect.set(inliner, 'fetcher', new ImageFetcher({ allowLoopbackPorts: [images.port] }));
+      });
+      afterAll(async () => {
+        const inliner = gw.app.get(ImageInputInliner);
+        await (Reflect.get(inliner, 'fetcher') as ImageFetcher).close();
+        Reflect.set(inliner, 'fetcher', previousFetcher);
+        await images.close();
+      });
+
+      it.each([
+        ['streamed', true],
+        ['not streamed', false],
+      ])('%s: no upstream call, no usage record, nothing held', async (_name, streamed) => {
+        const t = await gw.newTenant(10);
+        const sdk = new OpenAI({ apiKey: t.key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+        const before = await prisma.tenant.findUniqueOrThrow({ where: { id: t.tenantId } });
+        const billing = gw.app.get(BillingService);
+        const released = jest.spyOn(billing, 'release');
+        const reserved = jest.spyOn(billing, 'reserve');
+        try {
+          const clientRequestId = `f08-before-upstream-${String(streamed)}-${Date.now()}`;
+          const abort = new AbortController();
+          const seen = images.requests;
+          const pending = sdk.chat.completions.create(
+            {
+              model: 'openai/gpt-4o-mini',
+              messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url: `http://127.0.0.1:${images.port}/cat.png` } }] }],
+              stream: streamed,
+            },
+            { signal: abort.signal, headers: { 'X-Client-Request-Id': clientRequestId } },
+          );
+          pending.catch(() => undefined);
+          await waitFor(() => (images.requests > seen ? true : undefined));
+          abort.abort();
+          await expect(pending).rejects.toBeInstanceOf(OpenAI.APIUserAbortError);
+          // Once the gateway has seen the tenant go (the request's access log line is written when its connection
+          // closes), the image arrives, and the request goes on to its reservation.
+          await waitFor(() => (gw.logs.lines.some((l) => l.includes(clientRequestId) && l.includes('"statusCode":499')) ? true : undefined));
+          images.release();
+          const { id } = await waitFor(() => reserved.mock.results[0]?.value as Promise<{ id: string }> | undefined);
+          // the gateway ends the request by releasing that hold (it is never settled)
+          const release = await waitFor(() => {
+            const i = released.mock.calls.findIndex(([r]) => r.id === id);
+            return i >= 0 ? { done: released.mock.results[i].value as Promise<void> } : undefined;
+          });
+          await release.done;
+
+          expect(gw.sim.calls()).toHaveLength(0);
+          const { record, tenant: after, key, holds } = await books(t, clientRequestId);
+          expect(record).toBeNull();
+          expect(await prisma.usageRecord.count({ where: { id } })).toBe(0);
+          expect({ tenantReserved: after.reservedMicros, keyReserved: key.reservedMicros, holds, balance: after.balanceMicros }).toEqual({
+            tenantReserved: 0n,
+            keyReserved: 0n,
+            holds: 0,
+            balance: before.balanceMicros,
+          });
+        } finally {
+          released.mockRestore();
+          reserved.mockRestore();
+        }
+      });
+    });
   });
 });

@@ -27,6 +27,7 @@ import {
   ModelCatalog,
   ProviderClient,
   UpstreamError,
+  estimateUsage,
   type ChatCompletionChunk,
   type ChatCompletionRequest,
   type ChatStream,
@@ -132,6 +133,8 @@ interface ChatCall {
   reservation: Reservation;
   attempts: AttemptRecord[];
   clientRequestId?: string;
+  /** the attempt running now, once its request has been written to the provider (the provider may bill it from then on) */
+  sent?: { model: ModelSpec; level: number };
 }
 
 /** The request as adapters take it: without the fields only the gateway's checks read. */
@@ -291,17 +294,21 @@ export class ChatService {
     try {
       outcome = await runWithFallback(
         call.route.chain,
-        async (model, level, attemptNo, signal) => {
+        async (model, level, attemptNo) => {
+          call.sent = undefined;
           await this.beforeAttempt(call, model, level, attemptNo);
-          const deadline = this.deadline(signal);
+          // The tenant leaving is not passed on: an answer the provider is already producing is produced whole
+          // (and billed) whether anyone reads it or not, so it is waited for and billed; only further attempts stop.
+          const deadline = this.deadline();
           try {
-            return await this.provider.chat(model, adapterRequest(model, call.request), { signal: deadline.signal });
+            return await this.sending(call, model, level, (onSent) => this.provider.chat(model, adapterRequest(model, call.request), { signal: deadline.signal, onSent }));
           } finally {
             deadline.clear();
           }
         },
         this.policy,
-        this.hooks(call),
+        // A tenant gone before the first attempt (or between two) gets none.
+        { ...this.hooks(call), signal: call.responder.signal },
       );
     } catch (error) {
       const apiError = await this.failed(call, error);
@@ -336,11 +343,12 @@ export class ChatService {
       opened = await streamWithFallback<ChatStreamItem, ChatStream>(
         call.route.chain,
         async (model, level, attemptNo, signal) => {
+          call.sent = undefined;
           await this.beforeAttempt(call, model, level, attemptNo);
           // The deadline covers opening the stream and its first item; the HTTP client's idle timeout guards the rest.
           const deadline = this.deadline(signal);
           deadlines.push(deadline);
-          return this.provider.chatStream(model, adapterRequest(model, call.request), { signal: deadline.signal });
+          return this.sending(call, model, level, (onSent) => this.provider.chatStream(model, adapterRequest(model, call.request), { signal: deadline.signal, onSent }));
         },
         this.policy,
         { ...this.hooks(call), signal: call.responder.signal },
@@ -459,13 +467,30 @@ export class ChatService {
     if (worst > call.reservation.amountMicros) call.reservation = await this.billing.topUp(call.reservation, worst);
   }
 
-  /** A per-attempt deadline that aborts with a `timeout` UpstreamError, so the executor retries or falls back. */
-  private deadline(signal: AbortSignal): { signal: AbortSignal; clear(): void } {
+  /**
+   * One upstream call of an attempt. `call.sent` names it from the moment its request is written out until
+   * the provider answers: an answer (an error status, a broken connection) means the provider stopped working
+   * on it, and only a call cancelled before any answer leaves the prompt with the provider.
+   */
+  private async sending<T>(call: ChatCall, model: ModelSpec, level: number, send: (onSent: () => void) => Promise<T>): Promise<T> {
+    try {
+      return await send(() => (call.sent = { model, level }));
+    } catch (error) {
+      if (!(error instanceof UpstreamError && error.kind === 'cancelled')) call.sent = undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * A per-attempt deadline that aborts with a `timeout` UpstreamError, so the executor retries or falls back;
+   * also aborted with `signal`, when given.
+   */
+  private deadline(signal?: AbortSignal): { signal: AbortSignal; clear(): void } {
     const ms = this.config.CHAT_ATTEMPT_TIMEOUT_MS;
     const controller = new AbortController();
-    const follow = (): void => controller.abort(signal.reason);
-    if (signal.aborted) follow();
-    else signal.addEventListener('abort', follow, { once: true });
+    const follow = (): void => controller.abort(signal?.reason);
+    if (signal?.aborted) follow();
+    else signal?.addEventListener('abort', follow, { once: true });
     const timer = setTimeout(
       () => controller.abort(new UpstreamError({ kind: 'timeout', message: `The upstream provider did not answer within ${ms} ms` })),
       ms,
@@ -503,11 +528,16 @@ export class ChatService {
 
   /**
    * The chain failed (or a hop was refused): the reservation is released, with a `failed` usage record
-   * when an upstream was called, and the tenant gets the matching error.
+   * when an upstream was called, and the tenant gets the matching error. A call cancelled while its request
+   * was with the provider (the tenant left before the first chunk) is billed for its prompt instead: the
+   * provider took it, and the tenant pays for it as for a stream cut short, never $0 and never more.
    */
   private async failed(call: ChatCall, error: unknown): Promise<ApiError> {
     const apiError = this.toApiError(error);
-    if (call.attempts.length === 0) {
+    const last = call.attempts[call.attempts.length - 1];
+    if (call.sent && last?.errorKind === 'cancelled' && last.model === call.sent.model.id) {
+      await this.settlements.settle(call.reservation, this.promptOnly(call, call.sent, 'the client disconnected before the answer began'));
+    } else if (call.attempts.length === 0) {
       await this.billing.release(call.reservation);
     } else {
       // Through the deferred settlements, so a database away at this moment spools the record instead of losing it.
@@ -523,6 +553,28 @@ export class ChatService {
       }));
     }
     return apiError;
+  }
+
+  /**
+   * The settlement of a call cut off after its request reached the provider and before any output came back:
+   * the prompt's input tokens, estimated from its text as for a stream cut short (`estimateUsage`), at the
+   * price of the model it was sent to.
+   */
+  private promptOnly(call: ChatCall, sent: { model: ModelSpec; level: number }, error: string): SettleInput {
+    const { model, level } = sent;
+    const priced = this.priceOf(call, model);
+    const usage = estimateUsage(adapterRequest(model, call.request), { outputChars: 0 });
+    return this.settlementOf(call, {
+      servedModel: model.id,
+      provider: model.provider,
+      fallbackLevel: level,
+      status: 'partial',
+      usage,
+      cost: computeCost(priced.price.price, usage, { startedAt: new Date(call.startedAt) }),
+      priceId: priced.price.priceId,
+      estimated: true,
+      error,
+    });
   }
 
   private settlementOf(call: ChatCall, input: CallOutcome): SettleInput {
