@@ -23,6 +23,8 @@ const input: SettleInput = {
 /** The database's side of settle: fails while `down`, records what was written. */
 class Ledger {
   down = false;
+  /** statements never answer (a database that hangs) */
+  hung = false;
   written: { reservation: Reservation; input: SettleInput }[] = [];
   /** the size of every statement written */
   statements: number[] = [];
@@ -39,6 +41,7 @@ class Ledger {
       },
       settleMany: async (items: { reservation: Reservation; input: SettleInput }[]) => {
         await new Promise((resolve) => setTimeout(resolve, 5)); // a round trip, during which more arrive
+        if (this.hung) await new Promise(() => undefined);
         if (this.down) throw new Error('connection refused');
         this.statements.push(items.length);
         return Promise.all(items.map((x) => settle(x.reservation, x.input)));
@@ -150,6 +153,19 @@ describe('DeferredSettlements', () => {
     await next.flush(undefined, 5_000);
     expect(ledger.written).toEqual([{ reservation, input }]);
     expect(readdirSync(spool())).toHaveLength(0);
+  });
+
+  it('waits at shutdown no later than the moment shutdownBy names, and spools what is unwritten by then', async () => {
+    const ledger = new Ledger();
+    ledger.hung = true;
+    const settlements = make(ledger);
+    settlements.shutdownWaitMs = 30_000;
+    void settlements.settle(reservation, input); // its first attempt never comes back
+    const started = Date.now();
+    settlements.shutdownBy(started + 200);
+    await settlements.beforeApplicationShutdown();
+    expect(Date.now() - started).toBeLessThan(10_000); // the deadline, not the 30 s it would wait otherwise
+    expect(readdirSync(spool())).toEqual(['req-1.json']);
   });
 
   it('leaves a spool file it cannot read in place and replays the others', async () => {

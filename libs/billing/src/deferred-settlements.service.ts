@@ -69,7 +69,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * - A failed settle (the database away) is written to a spool file under `DATA_DIR/unsettled/` and retried
  *   with backoff until it succeeds; the reservation keeps the spend held meanwhile, so nothing is overspent.
  *   Settle is keyed by the request id, so a retry or a replay never bills twice.
- * - Shutdown waits a little for settlements in flight and spools the rest; the next start replays the spool.
+ * - Shutdown waits a little for settlements in flight (at most `SETTLE_SHUTDOWN_WAIT_MS`, and not past the moment
+ *   `shutdownBy` names) and spools the rest; the next start replays the spool.
  * - Reads of a tenant's usage or balance wait for that tenant's settlements in flight (`flush`), so a tenant
  *   that reads its usage right after an answer finds the record.
  */
@@ -83,6 +84,8 @@ export class DeferredSettlements implements OnApplicationBootstrap, BeforeApplic
   private stopping = false;
   /** how long shutdown waits for settlements in flight before spooling them */
   shutdownWaitMs = SETTLE_SHUTDOWN_WAIT_MS;
+  /** the latest moment (epoch ms) shutdown may wait until, when the process's grace period ends sooner */
+  private shutdownDeadline: number | undefined;
 
   constructor(
     private readonly billing: BillingService,
@@ -174,8 +177,17 @@ export class DeferredSettlements implements OnApplicationBootstrap, BeforeApplic
     }
   }
 
+  /**
+   * Shutdown waits for settlements in flight no later than `epochMs` (the process exits soon after; what is not
+   * written by then is spooled for the next start rather than lost with the process).
+   */
+  shutdownBy(epochMs: number): void {
+    this.shutdownDeadline = epochMs;
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
-    await this.flush(undefined, this.shutdownWaitMs);
+    const untilDeadline = this.shutdownDeadline === undefined ? this.shutdownWaitMs : this.shutdownDeadline - Date.now();
+    await this.flush(undefined, Math.max(0, Math.min(this.shutdownWaitMs, untilDeadline)));
     this.stopping = true;
     const left = [...this.pending.values()];
     for (const p of left) await this.spool(p);
