@@ -6,6 +6,7 @@ export * from './errors/to-api-error';
 export * from './errors/envelope-exception.filter';
 export * from './http/request-id.middleware';
 export * from './http/json-body.middleware';
+export * from './http/request-drain';
 export * from './logging/logging';
 export * from './metrics/metrics.service';
 export * from './metrics/metrics.middleware';
