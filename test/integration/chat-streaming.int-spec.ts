@@ -1,6 +1,9 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PrismaService } from '@app/database';
-import { realPostgresUrl } from '../support/databases';
+import { createPostgresDatabase, realPostgresUrl } from '../support/databases';
 import { startGateway, type TestGateway } from '../support/gateway';
 
 jest.setTimeout(60_000);
@@ -184,5 +187,77 @@ describe('chat streaming on the wire', () => {
     expect(schema.properties.model.example).toBe('openai/gpt-4o-mini');
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '402', '404', '429', '502', '504']));
     expect(op.responses['200'].headers['X-Switchyard-Fallback-Level']).toBeDefined();
+  });
+});
+
+describe('a shutdown (app.close(), as SIGTERM runs it) while calls outlast the grace period', () => {
+  it('ends the streams with an error event in each route\'s shape (never a clean end), answers the non-streamed call 503, settles all three for what they used before the process closes, and holds nothing', async () => {
+    // The gateway's data must outlive it to be read afterwards: the embedded database on disk, or a database of
+    // this test's own on the real server; a second gateway then reads the books on it.
+    const dataDir = mkdtempSync(join(tmpdir(), 'sy-shutdown-'));
+    const pg = realPostgresUrl ? await createPostgresDatabase(realPostgresUrl) : undefined;
+    const env = { DATA_DIR: dataDir, SHUTDOWN_GRACE_MS: '3000', ...(pg ? { DATABASE_URL: pg.url } : {}) };
+    let reader: TestGateway | undefined;
+    try {
+      const gw = await startGateway(env);
+      const tenant = await gw.newTenant(5);
+      // a second of silence between chunks, and an answer a minute away: all far longer than the 3 s grace period
+      gw.sim.script({ provider: 'openai', chunkDelayMs: 1_000 });
+      gw.sim.script({ provider: 'google', chunkDelayMs: 1_000 });
+      gw.sim.script({ provider: 'anthropic', delayMs: 60_000 });
+      const openai = openStream(gw.url, tenant.key, { model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'Tell me a story.' }], stream: true });
+      const google = fetch(`${gw.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse`, {
+        method: 'POST',
+        headers: { 'x-goog-api-key': tenant.key, 'content-type': 'application/json' },
+        body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'Tell me a story.' }] }] }),
+      }).then(async (res) => ({ status: res.status, id: res.headers.get('x-request-id') as string, text: await res.text() }));
+      const slow = fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tenant.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'anthropic/claude-haiku-4.5', messages: [{ role: 'user', content: 'Tell me a story.' }] }),
+      }).then(async (res) => ({ status: res.status, id: res.headers.get('x-request-id') as string, body: (await res.json()) as { error: { code: string; type: string } } }));
+      await openai.firstEvent;
+      while (gw.sim.calls().length < 3) await new Promise((r) => setTimeout(r, 20));
+
+      await gw.close();
+      const [streamed, gemini, cut] = await Promise.all([openai.done, google, slow]);
+
+      expect(streamed.status).toBe(200);
+      expect(streamed.events).not.toContain('[DONE]');
+      expect(JSON.parse(streamed.events[streamed.events.length - 1]).error).toMatchObject({ type: 'server_error', code: 'server_shutting_down' });
+      expect(streamed.events.length).toBeGreaterThanOrEqual(2);
+      expect(gemini.status).toBe(200);
+      const geminiEvents = gemini.text.split(/\r?\n\r?\n/).map((e) => e.trim()).filter((e) => e.startsWith('data: ')).map((e) => JSON.parse(e.slice(6)));
+      expect(geminiEvents[geminiEvents.length - 1]).toEqual({ error: expect.objectContaining({ code: 503, status: 'UNAVAILABLE' }) });
+      expect(geminiEvents.some((e) => e.candidates)).toBe(true);
+      expect(cut.status).toBe(503);
+      expect(cut.body.error).toMatchObject({ type: 'server_error', code: 'server_shutting_down' });
+      for (const c of gw.sim.calls()) expect(c.aborted).toBe(true);
+      // written before the gateway closed, not spooled for the next start
+      expect(existsSync(join(dataDir, 'unsettled')) ? readdirSync(join(dataDir, 'unsettled')) : []).toEqual([]);
+
+      reader = await startGateway(env);
+      const prisma = reader.app.get(PrismaService);
+      const records = await prisma.usageRecord.findMany({ where: { tenantId: tenant.tenantId } });
+      const byId = new Map(records.map((r) => [r.id, r]));
+      expect(records).toHaveLength(3);
+      // OpenAI reports usage only at the end (estimated from what was streamed); Google in every chunk (its own count so far)
+      for (const [id, estimated] of [[streamed.id, true], [gemini.id, false]] as const) {
+        expect(byId.get(id)).toMatchObject({ status: 'partial', estimated, error: expect.stringContaining('shutting down') });
+        expect(byId.get(id)?.outputTokens).toBeGreaterThan(0);
+        expect(byId.get(id)?.costMicros).toBeGreaterThan(0n);
+      }
+      expect(byId.get(cut.id)).toMatchObject({ status: 'partial', servedModel: 'anthropic/claude-haiku-4.5', estimated: true, outputTokens: 0 });
+      expect(byId.get(cut.id)?.inputTokens).toBeGreaterThan(0);
+      expect(byId.get(cut.id)?.costMicros).toBeGreaterThan(0n);
+      const after = await prisma.tenant.findUniqueOrThrow({ where: { id: tenant.tenantId } });
+      expect(after.reservedMicros).toBe(0n);
+      expect(after.balanceMicros).toBe(5_000_000n - records.reduce((a, r) => a + r.costMicros, 0n));
+      expect(await prisma.reservation.count({ where: { tenantId: tenant.tenantId } })).toBe(0);
+    } finally {
+      await reader?.close();
+      await pg?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -586,6 +586,91 @@ describeWithServices('faults in Redis, Postgres and the processes', () => {
     await startGatewayProcess();
   });
 
+  it('SIGTERM with a stream and a call longer than the grace period: the stream ends with an error event (never [DONE]), the call gets 503, both are billed for what they used before the process exits, and nothing stays held', async () => {
+    const { tenantId, key } = await newTenant(10);
+    const graceMs = 3_000;
+    const shortPort = await freePort();
+    const short = await startChildGateway(env, shortPort, { SHUTDOWN_GRACE_MS: String(graceMs) });
+    const shortBase = `http://127.0.0.1:${shortPort}`;
+    try {
+      // a stream of ~12 events a second apart, and an answer a minute away: both far longer than the grace period
+      sim.script({ provider: 'openai', path: 'chat/completions', chunkDelayMs: 1_000, times: 1 });
+      sim.script({ provider: 'anthropic', delayMs: 60_000, times: 1 });
+      const streamed = await fetch(`${shortBase}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: hello, stream: true }),
+        signal: AbortSignal.timeout(60_000),
+      });
+      expect(streamed.status).toBe(200);
+      const reader = (streamed.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const events = () => text.split('\n\n').map((e) => e.trim()).filter((e) => e.startsWith('data: ')).map((e) => e.slice('data: '.length));
+      while (events().length < 3) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the stream ended early: ${text}`);
+        text += decoder.decode(value, { stream: true });
+      }
+      const slow = fetch(`${shortBase}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'anthropic/claude-sonnet-4.6', messages: hello }),
+        signal: AbortSignal.timeout(60_000),
+      });
+      await waitUntil('the slow upstream call', () => (sim.calls({ provider: 'anthropic' }).length > 0 ? true : undefined), 10_000, 20);
+
+      short.kill('SIGTERM');
+      // no new request is taken from here on
+      await waitUntil('the gateway to stop accepting', async () => {
+        const status = await fetch(`${shortBase}/health/live`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.status, () => 'refused');
+        return status === 200 ? undefined : status;
+      }, 5_000, 50);
+
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+      const got = events();
+      expect(got).not.toContain('[DONE]');
+      const last = JSON.parse(got[got.length - 1]);
+      expect(last.error).toMatchObject({ type: 'server_error', code: 'server_shutting_down' });
+      const content = got.slice(0, -1).map((e) => JSON.parse(e));
+      expect(content.length).toBeGreaterThanOrEqual(3);
+      expect(content.every((c) => c.error === undefined)).toBe(true);
+
+      const cut = await slow;
+      expect(cut.status).toBe(503);
+      expect(((await cut.json()) as any).error).toMatchObject({ type: 'server_error', code: 'server_shutting_down' });
+
+      // it exits on its own (Nest's shutdown, not the grace period's hard exit with code 1)
+      const exit = await short.exited;
+      expect(exit.code === 0 || exit.signal === 'SIGTERM').toBe(true);
+      // both upstream calls were cancelled rather than left running
+      expect(sim.calls({ provider: 'openai' }).every((c) => c.aborted)).toBe(true);
+      expect(sim.calls({ provider: 'anthropic' }).every((c) => c.aborted)).toBe(true);
+
+      // the usage records are in the database already: written before the process exited, not spooled for a next start
+      const streamId = streamed.headers.get('x-request-id') as string;
+      const slowId = cut.headers.get('x-request-id') as string;
+      const b = await books(tenantId, [streamId, slowId]);
+      expect(b.usage.get(streamId)).toMatchObject({ count: 1, status: 'partial' });
+      expect(b.usage.get(streamId)?.cost).toBeGreaterThan(0n);
+      expect(b.usage.get(slowId)).toMatchObject({ count: 1, status: 'partial' });
+      expect(b.usage.get(slowId)?.cost).toBeGreaterThan(0n);
+      expect([b.debits.get(streamId), b.debits.get(slowId)]).toEqual([1, 1]);
+      expect({ reserved: b.reserved, reservations: b.reservations }).toEqual({ reserved: 0n, reservations: 0 });
+      const [tokens] = await sql<{ output: number; input: number }>('SELECT output_tokens AS output, input_tokens AS input FROM usage_records WHERE id = $1', [streamId]);
+      expect(tokens.output).toBeGreaterThan(0);
+      const [prompt] = await sql<{ output: number; input: number }>('SELECT output_tokens AS output, input_tokens AS input FROM usage_records WHERE id = $1', [slowId]);
+      expect(prompt).toMatchObject({ output: 0, input: expect.any(Number) });
+      expect(prompt.input).toBeGreaterThan(0);
+    } finally {
+      await short.close();
+    }
+  });
+
   it('SIGTERM on the worker: its active job finishes within the grace period, then it exits', async () => {
     const { tenantId, key } = await newTenant(10);
     sim.script({ provider: 'google', path: ':predict', delayMs: 2_000, times: 1 });

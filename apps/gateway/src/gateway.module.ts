@@ -11,6 +11,7 @@ import {
   JsonBodyMiddleware,
   loggerParams,
   MetricsMiddleware,
+  RequestDrainMiddleware,
   RequestIdMiddleware,
 } from '@app/common';
 import { DatabaseModule } from '@app/database';
@@ -24,6 +25,7 @@ import { AdminBillingController } from './admin/admin-billing.controller';
 import { AdminController } from './admin/admin.controller';
 import { BalanceController } from './billing/balance.controller';
 import { ChatModule } from './chat/chat.module';
+import { GatewayShutdown } from './gateway-shutdown';
 import { GeminiModule } from './gemini/gemini.module';
 import { UsageController } from './billing/usage.controller';
 import { GatewayHealthController } from './health/health.controller';
@@ -56,6 +58,7 @@ export class GatewayModule implements NestModule {
       controllers: [GatewayHealthController, AdminController, AdminBillingController, BalanceController, UsageController, ModelsController],
       providers: [
         { provide: APP_FILTER, useClass: EnvelopeExceptionFilter },
+        GatewayShutdown,
         // Other processes may run the workers: their finished jobs arrive as queue events.
         ...(listensToQueueEvents(config) ? [ImageJobEvents] : []),
       ],
@@ -65,7 +68,8 @@ export class GatewayModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     const everything = { path: '*path', method: RequestMethod.ALL };
     // The access log first, so that a request refused by a later middleware (a bad client request id, a body
-    // that does not parse) still gets its line.
-    consumer.apply(AccessLogMiddleware, RequestIdMiddleware, MetricsMiddleware, JsonBodyMiddleware).forRoutes(everything);
+    // that does not parse, a request that arrives during shutdown) still gets its line; the shutdown's refusal
+    // after the request id and the metrics, so that it carries an id and is counted.
+    consumer.apply(AccessLogMiddleware, RequestIdMiddleware, MetricsMiddleware, RequestDrainMiddleware, JsonBodyMiddleware).forRoutes(everything);
   }
 }

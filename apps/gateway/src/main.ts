@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   log.info(`Switchyard gateway listening on http://${config.HOST}:${port} (Swagger UI at /docs)`);
-  // After SIGTERM, Nest stops accepting and waits for in-flight work; never wait longer than the grace period.
+  // After SIGTERM, Nest's shutdown stops accepting, gives in-flight requests most of the grace period, cuts and
+  // settles what still runs, and writes the usage records (GatewayShutdown); never wait longer than the grace period.
   process.once('SIGTERM', () => setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS).unref());
 }
 

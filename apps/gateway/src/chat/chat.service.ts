@@ -2,14 +2,16 @@
  * `POST /v1/chat/completions`: validate → rate limit → resolve the chain → check every model → reserve
  * the worst case of the dearest model → call with retry and fallback → settle at the serving model's price
  * → answer with headers saying what happened. Streams are written chunk by chunk; the tenant leaving
- * cancels the upstream call and is billed for what was produced.
+ * cancels the upstream call and is billed for what was produced. A shutdown that runs out of time cuts a
+ * call the same way (`RequestDrain`): billed for what was produced, the tenant told with an error event or
+ * a 503.
  *
  * The pipeline is public in two steps, `admit` and `answer`, so that other routes serving chat models (the
  * Gemini-native route) run canonical requests through the same limits, fallback and billing, and only
  * choose the shape of the answer (`ChatResponder`).
  */
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { ApiError, AppConfig, MetricsService } from '@app/common';
+import { ApiError, AppConfig, MetricsService, RequestDrain, ShutdownCut, shuttingDownError } from '@app/common';
 import {
   BillingService,
   DeferredSettlements,
@@ -135,6 +137,18 @@ interface ChatCall {
   clientRequestId?: string;
   /** the attempt running now, once its request has been written to the provider (the provider may bill it from then on) */
   sent?: { model: ModelSpec; level: number };
+  /** aborted (with a `ShutdownCut`) when the process shuts down and this call is still running */
+  cut: AbortSignal;
+  /** aborted when the call must stop: the tenant left (the responder's signal) or the shutdown cut it */
+  stop: AbortSignal;
+}
+
+type StoppedBy = 'tenant' | 'shutdown' | undefined;
+
+/** Why the call was told to stop, whichever came first. */
+function stoppedBy(call: ChatCall): StoppedBy {
+  if (!call.stop.aborted) return undefined;
+  return call.stop.reason instanceof ShutdownCut ? 'shutdown' : 'tenant';
 }
 
 /** The request as adapters take it: without the fields only the gateway's checks read. */
@@ -165,6 +179,7 @@ export class ChatService {
     private readonly metrics: MetricsService,
     private readonly imageInputs: ImageInputInliner,
     private readonly observer: AttemptObserver,
+    private readonly drain: RequestDrain,
     @Inject(CHAT_IMAGE_GENERATOR) private readonly imageGenerator: ChatImageGenerator,
     @Optional() @Inject(CHAT_RETRY_POLICY) policy?: RetryPolicy,
   ) {
@@ -251,6 +266,12 @@ export class ChatService {
       throw error;
     }
     const reservation = await this.reserveWhenLimited(admission.limited, requestId, { tenantId: auth.tenantId, keyId: auth.keyId }, reserveMicros);
+    const cut = new AbortController();
+    const stop = new AbortController();
+    const tenantLeft = (): void => stop.abort(responder.signal.reason);
+    if (responder.signal.aborted) tenantLeft();
+    else responder.signal.addEventListener('abort', tenantLeft, { once: true });
+    cut.signal.addEventListener('abort', () => stop.abort(cut.signal.reason), { once: true });
     const call: ChatCall = {
       auth,
       requestId,
@@ -263,8 +284,17 @@ export class ChatService {
       reservation,
       attempts: [],
       clientRequestId: options.clientRequestId,
+      cut: cut.signal,
+      stop: stop.signal,
     };
-    return request.stream === true ? this.stream(call) : this.complete(call);
+    // Until it is settled, the call is one a shutdown waits for, and cuts when the grace period runs short.
+    const untrack = this.drain.track((reason) => cut.abort(reason));
+    try {
+      return await (request.stream === true ? this.stream(call) : this.complete(call));
+    } finally {
+      untrack();
+      responder.signal.removeEventListener('abort', tenantLeft);
+    }
   }
 
   /**
@@ -299,7 +329,8 @@ export class ChatService {
           await this.beforeAttempt(call, model, level, attemptNo);
           // The tenant leaving is not passed on: an answer the provider is already producing is produced whole
           // (and billed) whether anyone reads it or not, so it is waited for and billed; only further attempts stop.
-          const deadline = this.deadline();
+          // A shutdown cut is passed on: the process cannot wait for the answer.
+          const deadline = this.deadline(call.cut);
           try {
             return await this.sending(call, model, level, (onSent) => this.provider.chat(model, adapterRequest(model, call.request), { signal: deadline.signal, onSent }));
           } finally {
@@ -307,8 +338,8 @@ export class ChatService {
           }
         },
         this.policy,
-        // A tenant gone before the first attempt (or between two) gets none.
-        { ...this.hooks(call), signal: call.responder.signal },
+        // A tenant gone (or a call cut) before the first attempt, or between two, gets none.
+        { ...this.hooks(call), signal: call.stop },
       );
     } catch (error) {
       const apiError = await this.failed(call, error);
@@ -351,7 +382,7 @@ export class ChatService {
           return this.sending(call, model, level, (onSent) => this.provider.chatStream(model, adapterRequest(model, call.request), { signal: deadline.signal, onSent }));
         },
         this.policy,
-        { ...this.hooks(call), signal: call.responder.signal },
+        { ...this.hooks(call), signal: call.stop },
         // With another model to fall back to, the tenant's stream opens on the first item with content, so a
         // failure right after an empty role chunk still falls back. Alone, a model's role chunk is sent at once.
         call.route.chain.length > 1 ? startsAnswer : undefined,
@@ -378,20 +409,22 @@ export class ChatService {
           final = { usage: item.usage, estimated: item.estimated };
           await call.responder.sendUsage(publicChunk(item.chunk, model), item.usage);
         }
-        if (call.responder.signal.aborted) break;
+        if (call.stop.aborted) break;
       }
     } catch (error) {
       failure = error;
     }
 
-    const tenantLeft = call.responder.signal.aborted;
-    if (tenantLeft) stream.cancel();
+    const stopped = stoppedBy(call);
+    const tenantLeft = stopped === 'tenant';
     const complete = final !== undefined && failure === undefined && !tenantLeft;
+    // An answer the upstream finished is delivered whole even when the shutdown came during its last write.
+    const cutShort = stopped === 'shutdown' && !complete;
+    if (tenantLeft || cutShort) stream.cancel();
     const usage = complete && final ? final : stream.usageSoFar();
     const priced = this.priceOf(call, model);
     const cost = computeCost(priced.price.price, usage.usage, { startedAt: new Date(call.startedAt) });
-    const upstreamFailure = failure !== undefined && !tenantLeft;
-    const apiError = upstreamFailure ? this.toApiError(failure) : undefined;
+    const apiError = cutShort ? shuttingDownError(true) : failure !== undefined && !tenantLeft ? this.toApiError(failure) : undefined;
 
     const settlement = this.settlementOf(call, {
       servedModel: model.id,
@@ -529,14 +562,16 @@ export class ChatService {
   /**
    * The chain failed (or a hop was refused): the reservation is released, with a `failed` usage record
    * when an upstream was called, and the tenant gets the matching error. A call cancelled while its request
-   * was with the provider (the tenant left before the first chunk) is billed for its prompt instead: the
-   * provider took it, and the tenant pays for it as for a stream cut short, never $0 and never more.
+   * was with the provider (the tenant left before the first chunk, or the shutdown cut it) is billed for its
+   * prompt instead: the provider took it, and the tenant pays for it as for a stream cut short, never $0 and
+   * never more. A call the shutdown cut answers 503 `server_shutting_down`.
    */
   private async failed(call: ChatCall, error: unknown): Promise<ApiError> {
-    const apiError = this.toApiError(error);
+    const apiError = stoppedBy(call) === 'shutdown' ? shuttingDownError(true) : this.toApiError(error);
     const last = call.attempts[call.attempts.length - 1];
     if (call.sent && last?.errorKind === 'cancelled' && last.model === call.sent.model.id) {
-      await this.settlements.settle(call.reservation, this.promptOnly(call, call.sent, 'the client disconnected before the answer began'));
+      const why = stoppedBy(call) === 'shutdown' ? apiError.message : 'the client disconnected before the answer began';
+      await this.settlements.settle(call.reservation, this.promptOnly(call, call.sent, why));
     } else if (call.attempts.length === 0) {
       await this.billing.release(call.reservation);
     } else {
