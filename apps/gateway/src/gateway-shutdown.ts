@@ -40,7 +40,7 @@ export class GatewayShutdown implements OnModuleDestroy {
     // No new connections; Node also closes the idle ones (Nest's own close later waits for the rest).
     server?.close();
     if (this.drain.size === 0) return;
-    this.logger.log(`shutting down: ${this.drain.size} request(s) in flight get ${plan.cutAtMs} ms to finish`);
+    this.logger.log(`shutting down: ${this.drain.requests} request(s) in flight get ${plan.cutAtMs} ms to finish`);
     if (await this.drain.idle(began + plan.cutAtMs)) return this.closeIdle(server);
 
     const cut = this.drain.cut();

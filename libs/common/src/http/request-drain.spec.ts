@@ -85,6 +85,9 @@ describe('RequestDrainMiddleware on a real server', () => {
     const first = get();
     await waitHeld(1);
     expect(drain.size).toBe(1);
+    const endCall = drain.track(() => undefined); // a call of that request
+    expect({ size: drain.size, requests: drain.requests }).toEqual({ size: 2, requests: 1 });
+    endCall();
     drain.stopAccepting();
     expect(drain.accepting).toBe(false);
     held.shift()?.end('ok');

@@ -76,6 +76,13 @@ export class RequestDrain {
     return this.entries.size;
   }
 
+  /** HTTP requests in flight (each may also have a call tracked) */
+  get requests(): number {
+    let n = 0;
+    for (const { res } of this.entries) if (res) n++;
+    return n;
+  }
+
   /**
    * Tracks a request (`res`) or a call that `cut` can end early, until the returned function is called. A
    * call tracked after the cut is cut at once.
