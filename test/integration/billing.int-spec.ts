@@ -197,6 +197,44 @@ describe('billing', () => {
     expect(await state(tenantId, keyId)).toMatchObject({ balance: 4_900_000n, reserved: 1_000_000n });
   });
 
+  it('bills a settlement that requires its hold only against that hold: never after the sweeper released it', async () => {
+    const { tenantId, keyId } = await tenant(1_000_000n);
+    const sweeper = app.get(ReservationSweeper);
+    const job = await billing.reserve(`job_${randomUUID()}`, { tenantId, keyId }, 1_000_000n, -1000); // its hold lapsed
+    await sweeper.releaseExpired();
+    const other = await billing.reserve(`req_${randomUUID()}`, { tenantId, keyId }, 1_000_000n); // the money, spent again
+    // Nothing is written: no usage record, no debit, the other request's hold untouched.
+    expect(await billing.settle(job, { ...settleInput(1_000_000n), requireHold: true })).toBe(false);
+    expect(await prisma.usageRecord.count({ where: { id: job.id } })).toBe(0);
+    expect(await state(tenantId, keyId)).toEqual({ balance: 1_000_000n, reserved: 1_000_000n, keyReserved: 1_000_000n, keySpent: 0n, held: 1 });
+
+    // Held again, it is billed once, and its hold replaced by the cost.
+    await billing.release(other);
+    const again = await billing.reserve(job.id, { tenantId, keyId }, 600_000n);
+    expect(await billing.settle(again, { ...settleInput(600_000n), requireHold: true })).toBe(true);
+    expect(await billing.settle(again, { ...settleInput(600_000n), requireHold: true })).toBe(false);
+    expect(await state(tenantId, keyId)).toEqual({ balance: 400_000n, reserved: 0n, keyReserved: 0n, keySpent: 600_000n, held: 0 });
+  });
+
+  it('never bills a held settlement the sweeper releases at the same moment, and never both', async () => {
+    for (let round = 0; round < 20; round++) {
+      const { tenantId, keyId } = await tenant(1_000_000n);
+      const r = await billing.reserve(`job_${randomUUID()}`, { tenantId, keyId }, 1_000_000n, -1000);
+      const settle = () => billing.settle(r, { ...settleInput(700_000n), requireHold: true });
+      const sweep = () => app.get(ReservationSweeper).releaseExpired();
+      // sent in both orders, so each side gets to go first
+      const [settled, swept] = round % 2 === 0 ? await Promise.all([settle(), sweep()]) : await Promise.all([sweep(), settle()]).then(([w, s]) => [s, w] as const);
+      const s = await state(tenantId, keyId);
+      // Either the settlement won (billed, its hold released by it) or the sweeper did (nothing billed): never a debit without its hold.
+      expect(swept).toBe(settled ? 0 : 1);
+      expect(s).toEqual(
+        settled
+          ? { balance: 300_000n, reserved: 0n, keyReserved: 0n, keySpent: 700_000n, held: 0 }
+          : { balance: 1_000_000n, reserved: 0n, keyReserved: 0n, keySpent: 0n, held: 0 },
+      );
+    }
+  });
+
   describe('prices', () => {
     it('seeds one version per priced catalog model, idempotently', async () => {
       const catalog = app.get(ModelCatalog);

@@ -37,6 +37,12 @@ export interface SettleInput {
   clientRequestId?: string | null;
   /** every upstream attempt, in order (the fallback executor's records) */
   attemptLog?: readonly UsageAttempt[];
+  /**
+   * Bill only against the request's own reservation: when it is gone (the sweeper released it), nothing is
+   * written and the request is reported as not settled. Image jobs settle this way, so a job never charges money
+   * that is not held for it; chat settles without it, because its answer was already delivered (see SETTLE_SQL).
+   */
+  requireHold?: boolean;
 }
 
 /** One upstream attempt as the usage record keeps it. */
@@ -126,30 +132,44 @@ function settleRow(reservation: Payer & { id: string }, input: SettleInput): unk
     input.error ?? null,
     input.clientRequestId ?? null,
     attemptLogJson(input.attemptLog),
+    input.requireHold ?? false,
   ];
 }
-const SETTLE_COLUMNS = 25;
+const SETTLE_COLUMNS = 26;
 
 /**
  * Settlement of one or more requests of one tenant in one statement: per request the usage record, the
  * reservation's release and the ledger debit; the balance and each key's spend updated once with the totals.
- * Keyed by the request ids (ON CONFLICT DO NOTHING), so each request is billed at most once, and never after
- * its reservation was released. Returns the ids written now.
+ * Keyed by the request ids (ON CONFLICT DO NOTHING), so each request is billed at most once. Returns the ids
+ * written now.
+ *
+ * A request with `require_hold` (image jobs) is written only while its reservation exists, and that reservation
+ * is locked (`h`) until the statement commits, so the sweeper cannot release it in between: a job whose hold is
+ * gone is not billed here at all, and its worker decides (holds the cost again, or fails the job). The others are
+ * billed even after the sweeper released their reservation: a chat answer was already delivered, and its usage
+ * record (spooled through a database outage) must not be lost, so such a late settlement can take the balance
+ * below zero by at most that request's cost.
  */
 const SETTLE_SQL = `
   WITH i AS (
     SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
                          $9::int[], $10::text[], $11::int[], $12::bigint[], $13::uuid[], $14::jsonb[], $15::int[], $16::int[],
-                         $17::int[], $18::int[], $19::int[], $20::int[], $21::int[], $22::boolean[], $23::text[], $24::text[], $25::jsonb[])
+                         $17::int[], $18::int[], $19::int[], $20::int[], $21::int[], $22::boolean[], $23::text[], $24::text[], $25::jsonb[],
+                         $26::boolean[])
       AS x(id, tenant_id, api_key_id, endpoint, requested_model, served_model, provider, fallback_level, attempts, status,
            latency_ms, cost_micros, price_id, lines, input_tokens, cached_tokens, output_tokens, reasoning_tokens,
-           image_input_tokens, image_output_tokens, images, estimated, error, client_request_id, attempt_log)
+           image_input_tokens, image_output_tokens, images, estimated, error, client_request_id, attempt_log, require_hold)
+  ), h AS (
+    SELECT id FROM reservations WHERE id IN (SELECT id FROM i WHERE require_hold) FOR UPDATE
   ), u AS (
     INSERT INTO usage_records (
       id, tenant_id, api_key_id, endpoint, requested_model, served_model, provider, fallback_level, attempts,
       status, latency_ms, cost_micros, price_id, lines, input_tokens, cached_tokens, output_tokens,
       reasoning_tokens, image_input_tokens, image_output_tokens, images, estimated, error, client_request_id, attempt_log)
-    SELECT * FROM i
+    SELECT id, tenant_id, api_key_id, endpoint, requested_model, served_model, provider, fallback_level, attempts,
+           status, latency_ms, cost_micros, price_id, lines, input_tokens, cached_tokens, output_tokens,
+           reasoning_tokens, image_input_tokens, image_output_tokens, images, estimated, error, client_request_id, attempt_log
+      FROM i WHERE NOT require_hold OR id IN (SELECT id FROM h)
     ON CONFLICT (id) DO NOTHING
     RETURNING id, tenant_id, api_key_id, cost_micros
   ), r AS (
@@ -177,7 +197,7 @@ const SETTLE_SQL = `
  * Reserve → settle → release. Spend is reserved before any upstream call in one atomic, conditional
  * statement (the `sy_reserve` SQL function), and replaced by the actual cost together with the usage
  * record in one statement keyed by the request id, so a request is billed exactly once even if settle
- * runs twice, and never after its reservation was released.
+ * runs twice; with `requireHold`, never after its reservation was released.
  *
  * Lock order: every statement that touches both locks the tenant row before the key row (the api_keys
  * update reads the tenants update's result, which makes Postgres run it first). Without that, settles and
@@ -216,12 +236,12 @@ export class BillingService {
 
   /**
    * Writes the usage record and replaces the reservation with the actual cost, atomically and at most once
-   * per id. Returns false when the id was already settled. A failed request is settled with cost 0, which
-   * releases its reservation and leaves an auditable record.
+   * per id. Returns false when the id was already settled, or (`requireHold`) its reservation is gone. A failed
+   * request is settled with cost 0, which releases its reservation and leaves an auditable record.
    */
   async settle(reservation: Reservation | Payer & { id: string }, input: SettleInput): Promise<boolean> {
     const [inserted] = await this.settleMany([{ reservation, input }]);
-    if (!inserted) this.logger.warn(`usage ${reservation.id} was already settled; not billed again`);
+    if (!inserted) this.logger.warn(`usage ${reservation.id} was already settled${input.requireHold ? ', or holds nothing' : ''}; not billed now`);
     return inserted;
   }
 
