@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { AppConfig } from '@app/common';
 import { PrismaService, SQL_DATABASE, type SqlDatabase } from '@app/database';
-import { BillingService, PriceBook } from '@app/billing';
+import { BillingService, PriceBook, ReservationSweeper } from '@app/billing';
 import { ModelCatalog, ProviderClient } from '@app/providers';
 import { IMAGE_JOB_OPTIONS, IMAGE_QUEUE, JobCompletionSignal } from '@app/queue';
 import { AttemptObserver } from '@app/routing';
@@ -11,6 +11,7 @@ import { IMAGE_STORE, loadImageUrlSecret, readImageObject, type ImageStore } fro
 import { ImageGenerationProcessor } from '../../apps/worker/src/image-generation.processor';
 import { ImageJobReconciler } from '../../apps/worker/src/image-job-reconciler';
 import { ImageJobEvents } from '../../apps/gateway/src/images/image-job-events';
+import { IMAGE_RESERVATION_TTL_MS } from '../../apps/gateway/src/images/image-generation.service';
 import { startGateway, type TestGateway } from '../support/gateway';
 import { waitUntil } from '../support/processes';
 
@@ -267,6 +268,101 @@ describe('image jobs with the worker out of process', () => {
     expect(res.status).toBe(402);
     expect((await res.json() as any).error.code).toBe('insufficient_balance');
     expect(await prisma.imageJob.count({ where: { tenantId } })).toBe(0);
+  });
+
+  describe('a job whose hold on the balance lapsed (a queue backlog longer than the hold, or a run that outlived it)', () => {
+    const model = 'google/imagen-4.0-fast-generate-001'; // $0.02 an image: the worst case held is what a run charges
+    const sweepPastTheHolds = () => gw.app.get(ReservationSweeper).releaseExpired(new Date(Date.now() + IMAGE_RESERVATION_TTL_MS + 60 * 60_000));
+    const submit = async (key: string, prompt: string): Promise<string> => {
+      const res = await post(key, { model, prompt }, { prefer: 'respond-async' });
+      expect(res.status).toBe(202);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const jobOf = async (key: string, id: string) =>
+      (await (await fetch(`${gw.url}/v1/images/generations/${id}`, { headers: { authorization: `Bearer ${key}` } })).json()) as any;
+
+    it('is held again when a worker claims it; when the balance no longer covers it, it fails with 402 before any upstream call and charges nothing', async () => {
+      const { key, tenantId } = await gw.newTenant(0.02); // exactly one job's worst case
+      const first = await submit(key, 'Waited too long');
+      expect(await tenantState(tenantId)).toEqual({ balance: 20_000n, reserved: 20_000n });
+      // No worker reaches the job before its hold expires: the sweeper gives the held money back...
+      expect(await sweepPastTheHolds()).toBeGreaterThanOrEqual(1);
+      expect(await tenantState(tenantId)).toEqual({ balance: 20_000n, reserved: 0n });
+      // ...and the tenant spends it on a second job.
+      const second = await submit(key, 'Accepted on the money given back');
+      expect(await tenantState(tenantId)).toEqual({ balance: 20_000n, reserved: 20_000n });
+
+      // The worker works the backlog off in order.
+      await expect(processor.run(first)).rejects.toBeInstanceOf(UnrecoverableError);
+      expect(gw.sim.calls({ provider: 'google' })).toHaveLength(0);
+      expect(await tenantState(tenantId)).toEqual({ balance: 20_000n, reserved: 20_000n });
+      expect(await processor.run(second)).toBe('succeeded');
+      expect(gw.sim.calls({ provider: 'google' })).toHaveLength(1);
+
+      expect(await tenantState(tenantId)).toEqual({ balance: 0n, reserved: 0n });
+      const failed = await jobOf(key, first);
+      expect(failed).toMatchObject({ status: 'failed', attempts: 0, result: null, error: { type: 'insufficient_quota', code: 'insufficient_balance' } });
+      expect(failed.error.message).toMatch(/hold.*expired.*nothing was charged/i);
+      expect((await prisma.imageJob.findUniqueOrThrow({ where: { id: first } })).error).toMatchObject({ status: 402 });
+      expect(await prisma.usageRecord.count({ where: { id: first } })).toBe(0);
+      expect(await prisma.ledgerEntry.count({ where: { tenantId, kind: 'debit' } })).toBe(1);
+      expect(await jobOf(key, second)).toMatchObject({ status: 'succeeded' });
+    });
+
+    it('is held again when a worker claims it and runs when the balance still covers it, charged once', async () => {
+      const { key, tenantId } = await gw.newTenant(0.05);
+      const id = await submit(key, 'Waited, still affordable');
+      await sweepPastTheHolds();
+      expect(await tenantState(tenantId)).toEqual({ balance: 50_000n, reserved: 0n });
+      gw.sim.script({ provider: 'google', path: ':predict', delayMs: 1_000 });
+      const run = processor.run(id);
+      // while the upstream works, the job's worst case is held again
+      await waitUntil('the upstream call', () => (gw.sim.calls({ provider: 'google' }).length === 1 ? true : undefined), 10_000, 20);
+      expect(await tenantState(tenantId)).toEqual({ balance: 50_000n, reserved: 20_000n });
+      expect(await run).toBe('succeeded');
+      expect(gw.sim.calls({ provider: 'google' })).toHaveLength(1);
+      expect(await tenantState(tenantId)).toEqual({ balance: 30_000n, reserved: 0n });
+      expect(await prisma.usageRecord.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: 'succeeded', costMicros: 20_000n });
+    });
+
+    it('whose hold is swept while its upstream call runs is not charged unless the balance covers it again', async () => {
+      const { key, tenantId } = await gw.newTenant(0.02);
+      const id = await submit(key, 'Outlived its hold');
+      gw.sim.script({ provider: 'google', path: ':predict', delayMs: 1_000 });
+      const run = processor.run(id);
+      await waitUntil('the upstream call', () => (gw.sim.calls({ provider: 'google' }).length === 1 ? true : undefined), 10_000, 20);
+      // The run outlives its hold (a worker stalled past it): the money goes back and is spent on another job.
+      expect(await sweepPastTheHolds()).toBeGreaterThanOrEqual(1);
+      const other = await submit(key, 'Spent meanwhile');
+      await expect(run).rejects.toBeInstanceOf(UnrecoverableError);
+
+      expect(await tenantState(tenantId)).toEqual({ balance: 20_000n, reserved: 20_000n });
+      const failed = await jobOf(key, id);
+      expect(failed).toMatchObject({ status: 'failed', result: null, error: { type: 'insufficient_quota', code: 'insufficient_balance' } });
+      expect((await prisma.imageJob.findUniqueOrThrow({ where: { id } })).error).toMatchObject({ status: 402 });
+      // The upstream was called, so the job has its usage record, at no cost; its images are not kept.
+      expect(await prisma.usageRecord.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: 'failed', costMicros: 0n });
+      expect(await prisma.storedImage.count({ where: { jobId: id } })).toBe(0);
+      expect(await store.get(`${tenantId}/${id}/0`)).toBeNull();
+
+      expect(await processor.run(other)).toBe('succeeded');
+      expect(await tenantState(tenantId)).toEqual({ balance: 0n, reserved: 0n });
+      expect(await prisma.ledgerEntry.count({ where: { tenantId, kind: 'debit' } })).toBe(1);
+    });
+
+    it('whose hold is swept while its upstream call runs is charged when its cost can be held again', async () => {
+      const { key, tenantId } = await gw.newTenant(0.05);
+      const id = await submit(key, 'Outlived its hold, still affordable');
+      gw.sim.script({ provider: 'google', path: ':predict', delayMs: 1_000 });
+      const run = processor.run(id);
+      await waitUntil('the upstream call', () => (gw.sim.calls({ provider: 'google' }).length === 1 ? true : undefined), 10_000, 20);
+      expect(await sweepPastTheHolds()).toBeGreaterThanOrEqual(1);
+      expect(await run).toBe('succeeded');
+      expect(gw.sim.calls({ provider: 'google' })).toHaveLength(1);
+      expect(await tenantState(tenantId)).toEqual({ balance: 30_000n, reserved: 0n });
+      expect(await prisma.usageRecord.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: 'succeeded', costMicros: 20_000n });
+      expect(await jobOf(key, id)).toMatchObject({ status: 'succeeded', result: { data: [expect.objectContaining({ b64_json: expect.any(String) })] } });
+    });
   });
 
   it('counts n against the key’s images-per-minute limit', async () => {

@@ -3,7 +3,7 @@ import { Inject, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { ApiError } from '@app/common';
 import { SQL_DATABASE, type SqlDatabase } from '@app/database';
-import { BillingService, computeCost, PriceBook, type Cost } from '@app/billing';
+import { BillingService, computeCost, formatUsd, PriceBook, type Cost, type SettleInput } from '@app/billing';
 import {
   googleBlockOf,
   ModelCatalog,
@@ -54,20 +54,34 @@ interface JobRow {
   createdAt: Date;
   /** the id the client gave the request that created the job */
   clientRequestId: string | null;
+  /** the worst case held when the job was accepted; null for jobs accepted before it was recorded */
+  reservedMicros: bigint | null;
 }
 
 /**
- * Claims a job for a run: marks it running unless it is finished, and says in the same statement whether an
+ * How long a run's hold on the balance lasts from its claim: the run's whole retry budget and then some, so the
+ * sweeper never releases the hold of a job that is running. A claim never shortens a hold.
+ */
+export const IMAGE_RUN_HOLD_MS = IMAGE_RETRY_POLICY.totalBudgetMs + 10 * 60_000;
+
+/**
+ * Claims a job for a run: marks it running unless it is finished, extends its hold (the reservation whose id is
+ * the job id) to last the run, and says in the same statement whether the hold still existed and whether an
  * earlier run already settled it (its usage record exists).
  */
 const CLAIM_SQL = `
   WITH claimed AS (
     UPDATE image_jobs SET status = 'running', updated_at = now()
      WHERE id = $1::uuid AND status IN ('queued', 'running')
-    RETURNING id, tenant_id, api_key_id, endpoint, request, chain, created_at, client_request_id
+    RETURNING id, tenant_id, api_key_id, endpoint, request, chain, created_at, client_request_id, reserved_micros
+  ), held AS (
+    UPDATE reservations SET expires_at = GREATEST(expires_at, now() + make_interval(secs => $2::int / 1000.0))
+     WHERE id = (SELECT id::text FROM claimed)
+    RETURNING 1
   )
   SELECT c.id::text AS id, c.tenant_id::text AS tenant_id, c.api_key_id::text AS api_key_id, c.endpoint, c.request, c.chain,
-         c.created_at, c.client_request_id, u.status AS settled_status
+         c.created_at, c.client_request_id, c.reserved_micros::text AS reserved_micros, u.status AS settled_status,
+         EXISTS (SELECT 1 FROM held) AS held
     FROM claimed c LEFT JOIN usage_records u ON u.id = c.id::text`;
 
 /**
@@ -91,7 +105,17 @@ interface ClaimRow {
   chain: string[] | null;
   created_at: Date | string;
   client_request_id: string | null;
+  reserved_micros: string | null;
   settled_status: string | null;
+  held: boolean;
+}
+
+interface Claimed {
+  row: JobRow;
+  /** the status of the usage record an earlier run wrote, if any */
+  settledStatus: string | null;
+  /** the job's hold on the balance still existed (and now lasts the run) */
+  held: boolean;
 }
 
 interface Finish {
@@ -124,7 +148,13 @@ function errorRecord(error: ApiError, block?: GoogleBlock): ImageJobError {
  * job is not run again, images go to keys fixed by job and index and their rows are keyed the same way, and
  * settle is keyed by the job id and bills at most once. A job that fails for good releases its reservation.
  *
- * A run's statements: claim the row (also reading whether an earlier run settled), record the stored images,
+ * A job runs and is billed only on money held for it. The claim extends the job's hold to last the run; a job
+ * whose hold the sweeper released while it waited (a backlog longer than the hold) is held again before any upstream
+ * call, or failed with 402 when the balance no longer covers it. Settlement bills only against the hold
+ * (`requireHold`); a run that outlived its hold has its actual cost held again, or is failed with 402, its images
+ * discarded and nothing charged.
+ *
+ * A run's statements: claim the row (also extending its hold and reading whether an earlier run settled), record the stored images,
  * settle, finish the row (returning it, so waiters in this process get it without a read). They go to the
  * database driver directly: each is one hand-written statement, and Prisma's query pipeline costs more CPU than
  * the round trip itself.
@@ -160,8 +190,17 @@ export class ImageGenerationProcessor extends WorkerHost {
   async run(jobId: string, finalAttempt = true): Promise<ImageJobStatus> {
     const claimed = await this.claim(jobId);
     if (!claimed) return this.unclaimable(jobId);
-    const { row, settled } = claimed;
-    if (settled && (await this.recoverSettled(row))) return 'succeeded';
+    const { row, settledStatus } = claimed;
+    if (settledStatus === 'succeeded' && (await this.recoverSettled(row))) return 'succeeded';
+    // A job with no usage record yet runs only on money held for it: its hold lapsed while it waited in the queue
+    // (the sweeper released it), so it is held again, or failed before any upstream call.
+    if (!claimed.held && settledStatus === null) {
+      const refusal = await this.holdAgain(row, row.reservedMicros, 'queued');
+      if (refusal) {
+        await this.finish(row.id, { status: 'failed', error: errorRecord(refusal) });
+        throw new UnrecoverableError(refusal.message);
+      }
+    }
 
     const attempts: AttemptRecord[] = [];
     let level = 0;
@@ -191,6 +230,8 @@ export class ImageGenerationProcessor extends WorkerHost {
       return await this.succeed(row, outcome, attempts);
     } catch (e) {
       await Promise.all(progress);
+      // the job was already finished and failed (its hold gone and not to be had again)
+      if (e instanceof UnrecoverableError) throw e;
       if (isFallbackFailure(e)) {
         const error = fallbackFailureToApiError(e);
         await this.fail(row, error, attempts, level, googleBlockOf(e));
@@ -217,14 +258,14 @@ export class ImageGenerationProcessor extends WorkerHost {
   async abandon(jobId: string, error: ApiError): Promise<ImageJobStatus> {
     const claimed = await this.claim(jobId);
     if (!claimed) return this.unclaimable(jobId);
-    if (claimed.settled && (await this.recoverSettled(claimed.row))) return 'succeeded';
+    if (claimed.settledStatus === 'succeeded' && (await this.recoverSettled(claimed.row))) return 'succeeded';
     await this.fail(claimed.row, error, []);
     return 'failed';
   }
 
-  /** Marks the job running; null when it has no row or is already finished. `settled`: an earlier run's usage record says it succeeded. */
-  private async claim(jobId: string): Promise<{ row: JobRow; settled: boolean } | null> {
-    const [r] = await this.db.query<ClaimRow>(CLAIM_SQL, [jobId]);
+  /** Marks the job running and extends its hold to last the run; null when it has no row or is already finished. */
+  private async claim(jobId: string): Promise<Claimed | null> {
+    const [r] = await this.db.query<ClaimRow>(CLAIM_SQL, [jobId, IMAGE_RUN_HOLD_MS]);
     if (!r) return null;
     return {
       row: {
@@ -236,9 +277,49 @@ export class ImageGenerationProcessor extends WorkerHost {
         chain: r.chain ?? [],
         createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
         clientRequestId: r.client_request_id,
+        reservedMicros: r.reserved_micros === null ? null : BigInt(r.reserved_micros),
       },
-      settled: r.settled_status === 'succeeded',
+      settledStatus: r.settled_status,
+      held: r.held,
     };
+  }
+
+  /**
+   * Holds `amount` for a job whose hold is gone (released by the sweeper while it waited in the queue, or while a
+   * run outlived it), for IMAGE_RUN_HOLD_MS. Returns null when the job is held again (also by another run of it at
+   * the same moment), or the tenant-facing error when it cannot be: the balance or the key's spend limit no longer
+   * covers it (402), or the job predates recording its worst case. Errors of the database itself are thrown.
+   */
+  private async holdAgain(row: JobRow, amount: bigint | null, lapsedWhile: 'queued' | 'running'): Promise<ApiError | null> {
+    const when = lapsedWhile === 'queued' ? 'waited in the queue' : 'ran';
+    if (amount === null) {
+      return new ApiError(
+        500,
+        'server_error',
+        `This image job ${when} until its hold on your balance expired, and it cannot be held again; it was not charged. Submit it again.`,
+        'job_failed',
+      );
+    }
+    try {
+      await this.billing.reserve(row.id, { tenantId: row.tenantId, keyId: row.apiKeyId }, amount, IMAGE_RUN_HOLD_MS);
+      this.logger.warn(`image job ${row.id}: its hold expired while it ${when}; held $${formatUsd(amount)} again`);
+      return null;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 402) {
+        const limit = e.code === 'spend_limit_exceeded' ? "this API key's spend limit" : 'the balance';
+        const outcome = lapsedWhile === 'queued' ? 'it was not run and nothing was charged' : 'its images were discarded and nothing was charged';
+        return new ApiError(
+          402,
+          e.type,
+          `This image job ${when} until its hold on your balance expired, and ${limit} no longer covers it ($${formatUsd(amount)}): ${outcome}. Submit it again when ${limit} allows.`,
+          e.code,
+        );
+      }
+      // The reservation's id is the job's: another run of the job may have held it a moment ago.
+      const [held] = await this.db.query('SELECT 1 FROM reservations WHERE id = $1', [row.id]);
+      if (held) return null;
+      throw e;
+    }
   }
 
   /** The status to report for a job that could not be claimed: its own when it is finished, failed when it has no row. */
@@ -355,7 +436,7 @@ export class ImageGenerationProcessor extends WorkerHost {
     const images = await this.storeImages(row, result);
     const { cost, priceId } = await this.cost(model, result.usage, row.request);
     const payer = { id: row.id, tenantId: row.tenantId, keyId: row.apiKeyId };
-    const settled = await this.billing.settle(payer, {
+    const settlement: SettleInput = {
       endpoint: row.endpoint,
       requestedModel: row.request.requestedModel,
       servedModel: model.id,
@@ -369,12 +450,24 @@ export class ImageGenerationProcessor extends WorkerHost {
       cost,
       priceId,
       clientRequestId: row.clientRequestId,
-    });
-    // A run that lost the race to settle reports what was billed, not what it would have billed.
+      // billed only against the job's hold (see SETTLE_SQL)
+      requireHold: true,
+    };
     let costMicros = cost.totalMicros.toString();
-    if (!settled) {
-      const [billed] = await this.db.query<{ cost_micros: string }>('SELECT cost_micros::text AS cost_micros FROM usage_records WHERE id = $1', [row.id]);
-      costMicros = billed?.cost_micros ?? costMicros;
+    if (!(await this.billing.settle(payer, settlement))) {
+      // A run that lost the race to settle reports what was billed, not what it would have billed.
+      let billed = await this.billedMicros(row.id);
+      if (billed === null) {
+        // Not settled and not held: the hold was released while this run worked. Billed only if the cost can be held again.
+        const refusal = await this.holdAgain(row, cost.totalMicros, 'running');
+        if (refusal) {
+          await this.discardImages(row, images);
+          await this.fail(row, refusal, attempts, level);
+          throw new UnrecoverableError(refusal.message);
+        }
+        if (!(await this.billing.settle(payer, settlement))) billed = await this.billedMicros(row.id);
+      }
+      costMicros = billed ?? costMicros;
     }
     const record: ImageJobResult = {
       created: Math.floor(Date.now() / 1000),
@@ -395,6 +488,18 @@ export class ImageGenerationProcessor extends WorkerHost {
       result.images.map((i) => i.data),
     );
     return 'succeeded';
+  }
+
+  /** What the job's usage record billed, as a decimal string; null when it has none. */
+  private async billedMicros(jobId: string): Promise<string | null> {
+    const [billed] = await this.db.query<{ cost_micros: string }>('SELECT cost_micros::text AS cost_micros FROM usage_records WHERE id = $1', [jobId]);
+    return billed?.cost_micros ?? null;
+  }
+
+  /** Deletes the images a run stored for a job that is then not charged: the tenant gets no link to them. */
+  private async discardImages(row: JobRow, images: readonly ImageJobImage[]): Promise<void> {
+    for (const image of images) await this.store.delete(imageStorageKey(row.tenantId, row.id, image.index));
+    await this.db.query('DELETE FROM stored_images WHERE job_id = $1::uuid', [row.id]);
   }
 
   /**

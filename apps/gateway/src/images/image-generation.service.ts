@@ -30,8 +30,10 @@ import { listensToQueueEvents } from './image-job-events';
 /** How long an `Idempotency-Key` names its job. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60_000;
 /**
- * A job's reservation outlives the longest a job can take (its whole retry budget, plus time spent queued)
- * so the sweeper never releases spend a running job is about to settle; a lost job's is released after it.
+ * How long a job's hold on the balance lasts while it waits in the queue: its whole retry budget plus 50 minutes.
+ * A lost job's hold is released after it. A worker's claim extends the hold to last the run
+ * (`IMAGE_RUN_HOLD_MS`); a job claimed after its hold was released is held again, or fails with 402 before any
+ * upstream call, so a backlog longer than this never charges money that is not held.
  */
 export const IMAGE_RESERVATION_TTL_MS = IMAGE_RETRY_POLICY.totalBudgetMs + 50 * 60_000;
 /** How often a waiting request reads its job's row: from the first interval, doubling up to the longest. */
@@ -173,8 +175,8 @@ export function imagesExpiredError(jobId: string): ApiError {
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const INSERT_JOB_SQL = `
-  INSERT INTO image_jobs (id, tenant_id, api_key_id, endpoint, status, request, chain, idempotency_key, request_hash, client_request_id, updated_at)
-  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, 'queued', $5::jsonb, $6::text[], $7, $8, $9, now())
+  INSERT INTO image_jobs (id, tenant_id, api_key_id, endpoint, status, request, chain, idempotency_key, request_hash, client_request_id, reserved_micros, updated_at)
+  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, 'queued', $5::jsonb, $6::text[], $7, $8, $9, $10::bigint, now())
   RETURNING created_at`;
 
 const FIND_JOB_SQL = `SELECT ${IMAGE_JOB_RECORD_COLUMNS} FROM image_jobs WHERE id = $1::uuid AND tenant_id = $2::uuid`;
@@ -272,6 +274,7 @@ export class ImageGenerationService {
         idempotency?.key ?? null,
         idempotency?.requestHash ?? null,
         submission.clientRequestId ?? null,
+        amount.toString(),
       ]);
       createdAt = new Date(row.created_at);
     } catch (e) {
