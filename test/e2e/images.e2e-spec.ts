@@ -213,6 +213,57 @@ describe('POST /v1/images/generations through the openai SDK', () => {
     expect(t.reservedMicros).toBe(0n);
   });
 
+  describe('ten concurrent requests with one Idempotency-Key, when only one can be admitted', () => {
+    const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const body = { model: 'google/imagen-4.0-fast-generate-001', prompt: 'A lone kite', response_format: 'b64_json' as const };
+
+    async function tenAtOnce(payer: { tenantId: string; key: string }, idempotencyKey: string) {
+      const before = await balanceMicros(gw, payer.tenantId);
+      const generate = () => client(payer.key).images.generate(body, { headers: { 'Idempotency-Key': idempotencyKey } }).withResponse();
+      const answers = await Promise.allSettled(Array.from({ length: 10 }, generate));
+      const refused = answers.flatMap((a) => (a.status === 'rejected' ? [a.reason as { status?: number; message?: string }] : []));
+      expect(refused.map((r) => `${r.status} ${r.message}`)).toEqual([]);
+      const ok = answers.flatMap((a) => (a.status === 'fulfilled' ? [a.value] : []));
+      const jobIds = new Set(ok.map((a) => a.response.headers.get('x-switchyard-job-id')));
+      expect(jobIds.size).toBe(1);
+      expect(new Set(ok.map((a) => a.data.data![0].b64_json)).size).toBe(1);
+      expect(ok.filter((a) => a.response.headers.get('idempotent-replayed') === 'true')).toHaveLength(9);
+      expect(await prisma.imageJob.count({ where: { tenantId: payer.tenantId } })).toBe(1);
+      expect(await prisma.usageRecord.count({ where: { tenantId: payer.tenantId } })).toBe(1);
+      expect(gw.sim.calls({ provider: 'google' })).toHaveLength(1);
+      expect(before - (await balanceMicros(gw, payer.tenantId))).toBe(20_000n);
+      expect((await prisma.tenant.findUniqueOrThrow({ where: { id: payer.tenantId } })).reservedMicros).toBe(0n);
+    }
+
+    it('all get the one job when the balance covers exactly one job: one reservation, one charge', async () => {
+      const payer = await gw.newTenant(0.02);
+      await tenAtOnce(payer, 'exactly-one-job');
+      expect(await balanceMicros(gw, payer.tenantId)).toBe(0n);
+    });
+
+    it('all get the one job when the key may generate one image a minute', async () => {
+      const payer = await gw.newTenant(5, { images_per_minute: 1 });
+      await tenAtOnce(payer, 'one-image-a-minute');
+    });
+  });
+
+  it('answers a replay of a finished job without using rate-limit quota', async () => {
+    const payer = await gw.newTenant(5, { rpm_limit: 1, images_per_minute: 1 });
+    const c = new OpenAI({ apiKey: payer.key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    const body = { model: 'google/imagen-4.0-fast-generate-001', prompt: 'A retried teapot', response_format: 'b64_json' as const };
+    const headers = { 'Idempotency-Key': 'retried-after-timeout' };
+    const first = await c.images.generate(body, { headers }).withResponse();
+    expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    for (let i = 0; i < 3; i++) {
+      const again = await c.images.generate(body, { headers }).withResponse();
+      expect(again.response.headers.get('x-switchyard-job-id')).toBe(first.response.headers.get('x-switchyard-job-id'));
+      expect(again.response.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.data.data![0].b64_json).toBe(first.data.data![0].b64_json);
+    }
+    expect(gw.sim.calls({ provider: 'google' })).toHaveLength(1);
+    expect(await prisma.usageRecord.count({ where: { tenantId: payer.tenantId } })).toBe(1);
+  });
+
   it('runs asynchronously on Prefer: respond-async and can be polled to completion', async () => {
     const res = await fetch(`${gw.url}/v1/images/generations`, {
       method: 'POST',

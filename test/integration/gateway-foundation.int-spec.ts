@@ -453,7 +453,7 @@ describe('gateway foundation', () => {
       while (!(await job.isCompleted()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(await job.isCompleted()).toBe(true);
       const done = await queue.getJob(job.id!);
-      expect(done?.returnvalue).toEqual({ finished: 0, requeued: 0, failedUnrun: 0 });
+      expect(done?.returnvalue).toEqual({ finished: 0, requeued: 0, failedUnrun: 0, abandonedClaims: 0 });
     });
   });
 

@@ -365,6 +365,32 @@ describe('image jobs with the worker out of process', () => {
     });
   });
 
+  it('refuses each of ten concurrent requests with one Idempotency-Key that cannot be admitted, and leaves nothing behind', async () => {
+    const { key, tenantId } = await gw.newTenant(0.01); // less than the job's worst case
+    const body = { model: 'google/imagen-4.0-fast-generate-001', prompt: 'Too dear, ten times' };
+    const answers = await Promise.all(Array.from({ length: 10 }, () => post(key, body, { prefer: 'respond-async', 'idempotency-key': 'too-dear' })));
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(402));
+    expect(await prisma.imageJob.count({ where: { tenantId } })).toBe(0);
+    expect(await tenantState(tenantId)).toEqual({ balance: 10_000n, reserved: 0n });
+  });
+
+  it('takes over an Idempotency-Key left claimed by a request whose process died before admitting it', async () => {
+    const { key, tenantId, keyId } = await gw.newTenant(5);
+    const body = { model: 'google/imagen-4.0-fast-generate-001', prompt: 'Claimed, then orphaned' };
+    const abandoned = '00000000-0000-4000-8000-0000000000a1';
+    // what a gateway that died between claiming the key and admitting the request leaves: a pending row, and perhaps its hold
+    await prisma.$executeRaw`INSERT INTO image_jobs (id, tenant_id, api_key_id, endpoint, status, request, chain, idempotency_key, request_hash, updated_at)
+      VALUES (${abandoned}::uuid, ${tenantId}::uuid, ${keyId}::uuid, '/v1/images/generations', 'pending', '{}'::jsonb, ARRAY['google/imagen-4.0-fast-generate-001'],
+              'orphaned-claim', 'x', now() - interval '1 minute')`;
+    const res = await post(key, body, { prefer: 'respond-async', 'idempotency-key': 'orphaned-claim' });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('idempotent-replayed')).toBeNull();
+    const { id } = (await res.json()) as { id: string };
+    expect(id).not.toBe(abandoned);
+    expect(await prisma.imageJob.findMany({ where: { tenantId }, select: { id: true, status: true } })).toEqual([{ id, status: 'queued' }]);
+    expect(await tenantState(tenantId)).toEqual({ balance: 5_000_000n, reserved: 20_000n });
+  });
+
   it('counts n against the key’s images-per-minute limit', async () => {
     const { key } = await gw.newTenant(5, { images_per_minute: 3 });
     const first = await post(key, { model: 'grok/grok-imagine-image', prompt: 'One', n: 2 }, { prefer: 'respond-async' });
@@ -399,11 +425,18 @@ describe('image jobs with the worker out of process', () => {
     for (const id of [lost, lostUnbillable]) await (await queue.getJob(id))!.remove();
     await gw.app.get(BillingService).release({ id: lostUnbillable, tenantId, keyId: null, amountMicros: 0n });
     expect(await prisma.imageJob.count({ where: { id: { in: [givenUp, lost, lostUnbillable] }, status: 'queued' } })).toBe(3);
+    // An Idempotency-Key claimed by a request whose process died before admitting it, never asked for again.
+    const orphanedClaim = '00000000-0000-4000-8000-0000000000b2';
+    await prisma.$executeRaw`INSERT INTO image_jobs (id, tenant_id, endpoint, status, request, chain, idempotency_key, request_hash, updated_at)
+      VALUES (${orphanedClaim}::uuid, ${tenantId}::uuid, '/v1/images/generations', 'pending', '{}'::jsonb, ARRAY['google/imagen-4.0-fast-generate-001'],
+              'never-asked-again', 'x', now() - interval '2 minutes')`;
 
     const report = await reconciler.reconcile(0);
     expect(report.finished).toBeGreaterThanOrEqual(1);
     expect(report.requeued).toBeGreaterThanOrEqual(1);
     expect(report.failedUnrun).toBeGreaterThanOrEqual(1);
+    expect(report.abandonedClaims).toBe(1);
+    expect(await prisma.imageJob.count({ where: { id: orphanedClaim } })).toBe(0);
 
     const rowOf = (id: string) => prisma.imageJob.findUniqueOrThrow({ where: { id } });
     expect(await rowOf(givenUp)).toMatchObject({ status: 'failed', error: expect.objectContaining({ status: 500, code: 'job_failed' }) });

@@ -19,6 +19,13 @@ const FAIL_UNRUN_SQL = `
   UPDATE image_jobs SET status = 'failed', error = $2::jsonb, completed_at = now(), updated_at = now()
    WHERE id = $1::uuid AND status IN ('queued', 'running')`;
 
+/**
+ * Drops `Idempotency-Key` claims (`pending` rows, see the gateway's ImageGenerationService) whose request died before
+ * it was admitted: nothing was queued for them, and a hold one may have taken is released by the sweeper at its expiry.
+ */
+const DROP_ABANDONED_CLAIMS_SQL = `
+  DELETE FROM image_jobs WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1::int / 1000.0) RETURNING 1`;
+
 /** The most jobs one pass looks at; the next pass takes the rest. */
 export const RECONCILE_BATCH = 200;
 
@@ -29,6 +36,8 @@ export interface ReconcileReport {
   requeued: number;
   /** missing from the queue with nothing left to bill them against: failed, nothing charged */
   failedUnrun: number;
+  /** Idempotency-Key claims whose request died before admitting the job: dropped */
+  abandonedClaims: number;
 }
 
 /**
@@ -44,6 +53,8 @@ export interface ReconcileReport {
  *   run is neither generated nor billed twice. Without a reservation it can no longer be billed, so it is failed.
  *
  * Only rows untouched for RECONCILE_IMAGE_JOBS_AFTER_MS are looked at, so a job being queued or run is left alone.
+ * Rows still `pending` after that (an Idempotency-Key claimed by a request that died before admitting its job) are
+ * dropped.
  */
 @Injectable()
 export class ImageJobReconciler {
@@ -56,7 +67,8 @@ export class ImageJobReconciler {
   ) {}
 
   async reconcile(olderThanMs = RECONCILE_IMAGE_JOBS_AFTER_MS): Promise<ReconcileReport> {
-    const report: ReconcileReport = { finished: 0, requeued: 0, failedUnrun: 0 };
+    const report: ReconcileReport = { finished: 0, requeued: 0, failedUnrun: 0, abandonedClaims: 0 };
+    report.abandonedClaims = (await this.db.query(DROP_ABANDONED_CLAIMS_SQL, [olderThanMs])).length;
     const rows = await this.db.query<{ id: string; tenant_id: string; reserved: boolean }>(CANDIDATES_SQL, [olderThanMs, RECONCILE_BATCH]);
     for (const row of rows) {
       const state = await this.queue.getJobState(row.id);
@@ -75,9 +87,9 @@ export class ImageJobReconciler {
       }
       // waiting, delayed, active: the queue still has it; completed: its run finished the row or is finishing it
     }
-    if (report.finished + report.requeued + report.failedUnrun > 0) {
+    if (report.finished + report.requeued + report.failedUnrun + report.abandonedClaims > 0) {
       this.logger.warn(
-        `image jobs reconciled with the queue: ${report.finished} given up by the queue and finished, ${report.requeued} lost by the queue and queued again, ${report.failedUnrun} lost and failed`,
+        `image jobs reconciled with the queue: ${report.finished} given up by the queue and finished, ${report.requeued} lost by the queue and queued again, ${report.failedUnrun} lost and failed, ${report.abandonedClaims} abandoned Idempotency-Key claim(s) dropped`,
       );
     }
     return report;

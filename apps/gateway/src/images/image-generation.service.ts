@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { ApiError, AppConfig } from '@app/common';
 import { SQL_DATABASE, type SqlDatabase } from '@app/database';
-import { BillingService, imageReserveMicros, PriceBook, promptReserveMicros, tokenCost, type Payer } from '@app/billing';
+import { BillingService, imageReserveMicros, PriceBook, promptReserveMicros, tokenCost, type Payer, type Reservation } from '@app/billing';
 import { imagePromptExtent, type GeminiSafetyRating, type GoogleBlock, type ImageGenerationRequest, type ImageResultPart, type ModelSpec, type NormalizedUsage } from '@app/providers';
 import {
   GENERATE_IMAGES_JOB,
@@ -39,6 +40,12 @@ export const IMAGE_RESERVATION_TTL_MS = IMAGE_RETRY_POLICY.totalBudgetMs + 50 * 
 /** How often a waiting request reads its job's row: from the first interval, doubling up to the longest. */
 const FIRST_POLL_INTERVAL_MS = 50;
 const MAX_POLL_INTERVAL_MS = 1000;
+/**
+ * How long an `Idempotency-Key` claimed by a request that is being admitted (`pending`: rate limit, reservation) may
+ * stay so before other requests with the key take it for abandoned (its process died) and claim it themselves.
+ * Admission takes milliseconds; its slowest step, a rate-limit check, gives up after 2 s.
+ */
+export const PENDING_CLAIM_STALE_MS = 10_000;
 /** The longest adding a job to the queue may take before the request is answered 503. */
 export const ENQUEUE_TIMEOUT_MS = 3_000;
 /** The header naming an image job on every answer about one. */
@@ -70,6 +77,11 @@ export interface ImageJobSubmission {
   idempotency?: { key: string; requestHash: string };
   /** a floor for the reservation, e.g. a chat route's worst case for the text around the image */
   minReserveMicros?: bigint;
+  /**
+   * With `idempotency`: the route's admission check (its rate limit), run only by the request that creates the
+   * job, just before the reservation; a replay of the job never runs it. Throws the route's refusal.
+   */
+  admit?: () => Promise<void>;
 }
 
 export interface SubmittedImageJob {
@@ -156,12 +168,6 @@ export class ImageJobFailure extends ApiError {
   }
 }
 
-function isUniqueViolation(e: unknown): boolean {
-  // 23505: unique_violation, from node-postgres and PGlite alike
-  if (typeof e === 'object' && e !== null && (e as { code?: unknown }).code === '23505') return true;
-  return e instanceof Error && /unique constraint/i.test(e.message);
-}
-
 /** The 410 of a finished job whose images are no longer stored (deleted after IMAGE_RETENTION_HOURS). */
 export function imagesExpiredError(jobId: string): ApiError {
   return ApiError.gone(
@@ -177,6 +183,17 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 const INSERT_JOB_SQL = `
   INSERT INTO image_jobs (id, tenant_id, api_key_id, endpoint, status, request, chain, idempotency_key, request_hash, client_request_id, reserved_micros, updated_at)
   VALUES ($1::uuid, $2::uuid, $3::uuid, $4, 'queued', $5::jsonb, $6::text[], $7, $8, $9, $10::bigint, now())
+  RETURNING created_at`;
+
+/**
+ * Claims an `Idempotency-Key` for a new job, recorded as `pending` (no reservation yet, not queued); no row when
+ * the key already names a job (the unique index on tenant and key, which also makes a concurrent claim wait for
+ * the first to commit).
+ */
+const CLAIM_KEY_SQL = `
+  INSERT INTO image_jobs (id, tenant_id, api_key_id, endpoint, status, request, chain, idempotency_key, request_hash, client_request_id, reserved_micros, updated_at)
+  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, 'pending', $5::jsonb, $6::text[], $7, $8, $9, $10::bigint, now())
+  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
   RETURNING created_at`;
 
 const FIND_JOB_SQL = `SELECT ${IMAGE_JOB_RECORD_COLUMNS} FROM image_jobs WHERE id = $1::uuid AND tenant_id = $2::uuid`;
@@ -250,59 +267,124 @@ export class ImageGenerationService {
     return worst;
   }
 
+  /**
+   * Reserves, records and queues a job; with an `Idempotency-Key`, see `submitIdempotent`. Throws the route's error
+   * (402 before anything is recorded, 503 when the queue cannot take the job: nothing is then charged or held).
+   */
   async submit(submission: ImageJobSubmission): Promise<SubmittedImageJob> {
-    const { payer, idempotency } = submission;
-    if (idempotency) {
-      const existing = await this.replay(payer.tenantId, idempotency);
-      if (existing) return existing;
-    }
-    let amount = await this.reserveMicros(submission.chain, submission.request);
-    if (submission.minReserveMicros !== undefined && submission.minReserveMicros > amount) amount = submission.minReserveMicros;
-
+    const amount = await this.amountOf(submission);
+    if (submission.idempotency) return this.submitIdempotent(submission, submission.idempotency, amount);
     const jobId = submission.jobId ?? randomUUID();
-    const reservation = await this.billing.reserve(jobId, payer, amount, IMAGE_RESERVATION_TTL_MS);
-    const stored = toStoredImageJobRequest(submission.requestedModel, submission.request, submission.responseFormat ?? null);
+    const reservation = await this.billing.reserve(jobId, submission.payer, amount, IMAGE_RESERVATION_TTL_MS);
     let createdAt: Date;
     try {
-      const [row] = await this.db.query<{ created_at: Date | string }>(INSERT_JOB_SQL, [
-        jobId,
-        payer.tenantId,
-        payer.keyId,
-        submission.endpoint,
-        JSON.stringify(stored),
-        submission.chain.map((m) => m.id),
-        idempotency?.key ?? null,
-        idempotency?.requestHash ?? null,
-        submission.clientRequestId ?? null,
-        amount.toString(),
-      ]);
+      const [row] = await this.db.query<{ created_at: Date | string }>(INSERT_JOB_SQL, this.jobRow(submission, jobId, amount));
       createdAt = new Date(row.created_at);
     } catch (e) {
       await this.billing.release(reservation);
-      // Two requests with one Idempotency-Key raced; the one that lost answers with the winner's job.
-      if (idempotency && isUniqueViolation(e)) {
-        const existing = await this.replay(payer.tenantId, idempotency);
-        if (existing) return existing;
-      }
       throw e;
     }
+    await this.enqueueOrFail(jobId, submission.payer.tenantId, reservation);
+    return { jobId, replayed: false, status: 'queued', createdAt };
+  }
 
+  /**
+   * A job named by an `Idempotency-Key`. The key is claimed first, by recording the job as `pending` (the unique
+   * index on tenant and key lets one request win); only the request that claimed it is admitted (`admit`: the
+   * route's rate limit), reserves the worst case and queues the job. Every other request with the key, at the same
+   * time or later, answers with that job (409 for a different body) and neither uses rate-limit quota nor reserves:
+   * while the job is `pending` it waits for the outcome, and when the claiming request was refused (429, 402) and let
+   * the key go, it claims the key itself and is judged on its own. A `pending` row left by a process that died while
+   * admitting it is taken over after PENDING_CLAIM_STALE_MS.
+   */
+  private async submitIdempotent(
+    submission: ImageJobSubmission,
+    idempotency: { key: string; requestHash: string },
+    amount: bigint,
+  ): Promise<SubmittedImageJob> {
+    const { payer } = submission;
+    const jobId = submission.jobId ?? randomUUID();
+    const deadline = Date.now() + 2 * PENDING_CLAIM_STALE_MS;
+    let pause = FIRST_POLL_INTERVAL_MS / 5;
+    for (;;) {
+      const [claimed] = await this.db.query<{ created_at: Date | string }>(CLAIM_KEY_SQL, this.jobRow(submission, jobId, amount));
+      if (claimed) {
+        const job = await this.admitClaimed(submission, jobId, amount, new Date(claimed.created_at));
+        if (job) return job;
+        continue; // taken over as stale while this request was admitted: the key now names another request's job
+      }
+      const existing = await this.replay(payer.tenantId, idempotency);
+      if (existing !== 'pending' && existing !== null) return existing;
+      if (Date.now() > deadline) {
+        throw ApiError.conflict('A request with this Idempotency-Key is still being processed. Retry it shortly.', 'idempotency_key_in_use');
+      }
+      if (existing === 'pending') {
+        await sleep(pause);
+        pause = Math.min(pause * 2, MAX_POLL_INTERVAL_MS / 10);
+      }
+      // null: the request that held the key let it go (it was refused, or the key's window ended); claim it again
+    }
+  }
+
+  /** Admits the job whose key this request claimed: the route's check, the reservation, then `queued` and the queue. Null when the claim was lost. */
+  private async admitClaimed(submission: ImageJobSubmission, jobId: string, amount: bigint, createdAt: Date): Promise<SubmittedImageJob | null> {
+    let reservation: Reservation;
     try {
-      await this.enqueue(jobId, payer.tenantId);
+      await submission.admit?.();
+      reservation = await this.billing.reserve(jobId, submission.payer, amount, IMAGE_RESERVATION_TTL_MS);
+    } catch (e) {
+      // Refused: the key is let go, so the requests waiting on it are judged on their own.
+      await this.db.query(`DELETE FROM image_jobs WHERE id = $1::uuid AND status = 'pending'`, [jobId]).catch(() => undefined);
+      throw e;
+    }
+    const [queued] = await this.db.query(`UPDATE image_jobs SET status = 'queued', updated_at = now() WHERE id = $1::uuid AND status = 'pending' RETURNING 1`, [jobId]);
+    if (!queued) {
+      await this.billing.release(reservation);
+      return null;
+    }
+    await this.enqueueOrFail(jobId, submission.payer.tenantId, reservation);
+    return { jobId, replayed: false, status: 'queued', createdAt };
+  }
+
+  private async amountOf(submission: ImageJobSubmission): Promise<bigint> {
+    const amount = await this.reserveMicros(submission.chain, submission.request);
+    return submission.minReserveMicros !== undefined && submission.minReserveMicros > amount ? submission.minReserveMicros : amount;
+  }
+
+  /** The parameters of INSERT_JOB_SQL and CLAIM_KEY_SQL. */
+  private jobRow(submission: ImageJobSubmission, jobId: string, amount: bigint): unknown[] {
+    const stored = toStoredImageJobRequest(submission.requestedModel, submission.request, submission.responseFormat ?? null);
+    return [
+      jobId,
+      submission.payer.tenantId,
+      submission.payer.keyId,
+      submission.endpoint,
+      JSON.stringify(stored),
+      submission.chain.map((m) => m.id),
+      submission.idempotency?.key ?? null,
+      submission.idempotency?.requestHash ?? null,
+      submission.clientRequestId ?? null,
+      amount.toString(),
+    ];
+  }
+
+  /** Queues the job, or answers 503 with nothing charged: its reservation released and its row failed. */
+  private async enqueueOrFail(jobId: string, tenantId: string, reservation: Reservation): Promise<void> {
+    try {
+      await this.enqueue(jobId, tenantId);
     } catch (e) {
       this.logger.error(`image job ${jobId} could not be queued: ${e instanceof Error ? e.message : String(e)}`);
       const error = ApiError.unavailable('The image queue is not reachable; nothing was charged. Try again shortly.');
       await this.billing.release(reservation).catch(() => undefined);
       const record: ImageJobError = { status: error.status, type: error.type, code: error.code, message: error.message };
       await this.db
-        .query(`UPDATE image_jobs SET status = 'failed', error = $2::jsonb, completed_at = now(), updated_at = now() WHERE id = $1::uuid`, [
-          jobId,
-          JSON.stringify(record),
-        ])
+        .query(
+          `UPDATE image_jobs SET status = 'failed', error = $2::jsonb, completed_at = now(), updated_at = now() WHERE id = $1::uuid`,
+          [jobId, JSON.stringify(record)],
+        )
         .catch(() => undefined);
       throw error;
     }
-    return { jobId, replayed: false, status: 'queued', createdAt };
   }
 
   /** The job, or null when it does not exist or belongs to another tenant (the two look the same). */
@@ -404,16 +486,27 @@ export class ImageGenerationService {
   }
 
   /**
-   * The job an `Idempotency-Key` already names: the same job for the same body, a 409 for a different one.
-   * A key older than the idempotency window is let go, so it can name a new job.
+   * The job an `Idempotency-Key` already names: the same job for the same body, a 409 for a different one;
+   * `pending` while the request that claimed the key is being admitted; null when no job holds the key (a key
+   * older than the idempotency window, or a `pending` claim older than PENDING_CLAIM_STALE_MS, is let go here).
    */
-  private async replay(tenantId: string, idempotency: { key: string; requestHash: string }): Promise<SubmittedImageJob | null> {
-    const [found] = await this.db.query<{ id: string; status: string; request_hash: string | null; created_at: Date | string }>(
-      'SELECT id::text AS id, status, request_hash, created_at FROM image_jobs WHERE tenant_id = $1::uuid AND idempotency_key = $2',
-      [tenantId, idempotency.key],
+  private async replay(tenantId: string, idempotency: { key: string; requestHash: string }): Promise<SubmittedImageJob | 'pending' | null> {
+    const [found] = await this.db.query<{ id: string; status: string; request_hash: string | null; created_at: Date | string; stale: boolean }>(
+      `SELECT id::text AS id, status, request_hash, created_at, updated_at < now() - make_interval(secs => $3::int / 1000.0) AS stale
+         FROM image_jobs WHERE tenant_id = $1::uuid AND idempotency_key = $2`,
+      [tenantId, idempotency.key, PENDING_CLAIM_STALE_MS],
     );
     if (!found) return null;
     const row = { id: found.id, status: found.status, requestHash: found.request_hash, createdAt: new Date(found.created_at) };
+    if (row.status === 'pending') {
+      if (!found.stale) return 'pending';
+      // The request that claimed the key died before it was admitted or refused: the claim is dropped.
+      await this.db.query(
+        `DELETE FROM image_jobs WHERE id = $1::uuid AND status = 'pending' AND updated_at < now() - make_interval(secs => $2::int / 1000.0)`,
+        [row.id, PENDING_CLAIM_STALE_MS],
+      );
+      return null;
+    }
     if (Date.now() - row.createdAt.getTime() > IDEMPOTENCY_WINDOW_MS) {
       await this.db.query('UPDATE image_jobs SET idempotency_key = NULL, updated_at = now() WHERE id = $1::uuid AND idempotency_key = $2', [
         row.id,

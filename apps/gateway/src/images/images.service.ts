@@ -62,7 +62,9 @@ export function wantsAsync(prefer: string | undefined): boolean {
 
 /**
  * `POST /v1/images/generations` and the job routes: validate → rate limit → resolve → capability check →
- * (idempotency) → reserve and queue → wait for the worker (or answer 202) → answer as OpenAI does.
+ * reserve and queue → wait for the worker (or answer 202) → answer as OpenAI does. With an `Idempotency-Key`:
+ * validate → resolve → capability check → claim the key (or answer with the job it names) → rate limit →
+ * reserve and queue → …, so only the request that creates the job uses rate-limit quota and reserves.
  */
 @Injectable()
 export class ImagesService {
@@ -80,7 +82,9 @@ export class ImagesService {
       throw ApiError.badRequest('Idempotency-Key must be 1 to 255 visible ASCII characters.', 'Idempotency-Key', 'invalid_value');
     }
     const n = dto.n ?? 1;
-    const limit = await this.limiter.enforce(auth, { images: n });
+    // A request with an Idempotency-Key is rate-limited only when it creates the job (`admit`, below): a replay of
+    // the job, or a concurrent duplicate of the request, uses no quota.
+    let limitHeaders: Record<string, string> = ctx.idempotencyKey ? {} : (await this.limiter.enforce(auth, { images: n })).headers;
     const route = this.resolve(dto, auth);
     checkImagesChain(route, dto);
 
@@ -103,8 +107,11 @@ export class ImagesService {
       request,
       responseFormat: dto.response_format ?? 'both',
       idempotency: ctx.idempotencyKey ? { key: ctx.idempotencyKey, requestHash: requestHash(dto) } : undefined,
+      admit: async () => {
+        limitHeaders = (await this.limiter.enforce(auth, { images: n })).headers;
+      },
     });
-    const headers: Record<string, string> = { ...limit.headers, [JOB_ID_HEADER]: job.jobId };
+    const headers: Record<string, string> = { ...limitHeaders, [JOB_ID_HEADER]: job.jobId };
     if (job.replayed) headers['Idempotent-Replayed'] = 'true';
 
     if (wantsAsync(ctx.prefer)) {
