@@ -365,6 +365,34 @@ describe('image jobs with the worker out of process', () => {
     });
   });
 
+  it('lets a retry run after the queue could not take the job: a job never queued does not keep its Idempotency-Key', async () => {
+    const { key, tenantId } = await gw.newTenant(5);
+    const body = { model: 'google/imagen-4.0-fast-generate-001', prompt: 'Queued on the second try' };
+    const headers = { prefer: 'respond-async', 'idempotency-key': 'the-queue-was-down' };
+    // The queue refuses one add, as a Redis that is down does.
+    const add = jest.spyOn(gw.app.get<Queue>(getQueueToken(IMAGE_QUEUE)), 'add').mockRejectedValueOnce(new Error('Connection is closed.'));
+    try {
+      const first = await post(key, body, headers);
+      expect(first.status).toBe(503);
+      expect(((await first.json()) as any).error.message).toMatch(/nothing was charged/);
+      expect(await tenantState(tenantId)).toEqual({ balance: 5_000_000n, reserved: 0n });
+    } finally {
+      add.mockRestore();
+    }
+    const retry = await post(key, body, headers);
+    expect(retry.status).toBe(202);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    const { id } = (await retry.json()) as { id: string };
+    expect(await processor.run(id)).toBe('succeeded');
+    // From now on the key names the job that ran.
+    const again = await post(key, body, headers);
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await again.json()) as { id: string }).id).toBe(id);
+    expect(gw.sim.calls({ provider: 'google' })).toHaveLength(1);
+    expect(await tenantState(tenantId)).toEqual({ balance: 5_000_000n - 20_000n, reserved: 0n });
+  });
+
   it('refuses each of ten concurrent requests with one Idempotency-Key that cannot be admitted, and leaves nothing behind', async () => {
     const { key, tenantId } = await gw.newTenant(0.01); // less than the job's worst case
     const body = { model: 'google/imagen-4.0-fast-generate-001', prompt: 'Too dear, ten times' };

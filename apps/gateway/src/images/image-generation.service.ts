@@ -368,7 +368,10 @@ export class ImageGenerationService {
     ];
   }
 
-  /** Queues the job, or answers 503 with nothing charged: its reservation released and its row failed. */
+  /**
+   * Queues the job, or answers 503 with nothing charged: its reservation released and its row failed. The row lets
+   * its `Idempotency-Key` go, so a retry with the key runs instead of being answered this 503 for the key's window.
+   */
   private async enqueueOrFail(jobId: string, tenantId: string, reservation: Reservation): Promise<void> {
     try {
       await this.enqueue(jobId, tenantId);
@@ -379,7 +382,7 @@ export class ImageGenerationService {
       const record: ImageJobError = { status: error.status, type: error.type, code: error.code, message: error.message };
       await this.db
         .query(
-          `UPDATE image_jobs SET status = 'failed', error = $2::jsonb, completed_at = now(), updated_at = now() WHERE id = $1::uuid`,
+          `UPDATE image_jobs SET status = 'failed', error = $2::jsonb, idempotency_key = NULL, completed_at = now(), updated_at = now() WHERE id = $1::uuid`,
           [jobId, JSON.stringify(record)],
         )
         .catch(() => undefined);
