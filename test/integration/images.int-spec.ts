@@ -59,14 +59,16 @@ describe('image jobs with the worker out of process', () => {
     return { balance: t.balanceMicros, reserved: t.reservedMicros };
   }
 
-  it('queues the job under its own id with retries, backoff and failed jobs kept', async () => {
+  it('queues the job under its own id with retries, backoff and failed jobs kept for a bounded time and number', async () => {
     const { key } = await gw.newTenant(5);
     const res = await post(key, { model: 'grok/grok-imagine-image', prompt: 'A tree' }, { prefer: 'respond-async' });
     expect(res.status).toBe(202);
     const { id } = await res.json() as any;
     const job = await gw.app.get<Queue>(getQueueToken(IMAGE_QUEUE)).getJob(id);
     expect(job?.id).toBe(id);
-    expect(job?.opts).toMatchObject({ attempts: IMAGE_JOB_OPTIONS.attempts, backoff: IMAGE_JOB_OPTIONS.backoff, removeOnFail: false });
+    expect(job?.opts).toMatchObject({ attempts: IMAGE_JOB_OPTIONS.attempts, backoff: IMAGE_JOB_OPTIONS.backoff });
+    expect(job?.opts.removeOnFail).toEqual({ age: expect.any(Number), count: expect.any(Number) });
+    expect(job?.opts.removeOnFail).toEqual(IMAGE_JOB_OPTIONS.removeOnFail);
     expect(job?.data).toEqual({ jobId: id, tenantId: expect.any(String) });
   });
 
@@ -445,7 +447,13 @@ describe('image jobs with the worker out of process', () => {
       prefix: queue.opts.prefix,
     });
     await waitUntil('the job given up', async () => ((await queue.getJobState(givenUp)) === 'failed' ? true : undefined), 20_000, 50);
+    // Given up after it ran, and its failed entry already removed by the failed jobs' age or count bound: to the
+    // reconciler it is a job the queue lost, queued again while its hold lasts, and charged once.
+    const givenUpAndRemoved = await submit('Given up, failed entry removed');
+    await waitUntil('the job given up', async () => ((await queue.getJobState(givenUpAndRemoved)) === 'failed' ? true : undefined), 20_000, 50);
     await killer.close();
+    await (await queue.getJob(givenUpAndRemoved))!.remove();
+    await prisma.imageJob.update({ where: { id: givenUpAndRemoved }, data: { status: 'running' } });
 
     // Lost: the queue no longer has the job; once with its reservation still held, once without.
     const lost = await submit('Lost');
@@ -472,15 +480,19 @@ describe('image jobs with the worker out of process', () => {
     expect(await rowOf(lostUnbillable)).toMatchObject({ status: 'failed', error: expect.objectContaining({ code: 'job_failed' }) });
     expect(await prisma.usageRecord.count({ where: { id: lostUnbillable } })).toBe(0);
     expect(await queue.getJobState(lost)).toBe('waiting');
+    expect(await queue.getJobState(givenUpAndRemoved)).toBe('waiting');
     expect(gw.sim.calls({ provider: 'google' })).toHaveLength(0);
 
-    // The job queued again runs as any other: generated once, charged once; nothing else is held.
+    // The jobs queued again run as any other: generated once, charged once; nothing else is held.
     expect(await processor.run(lost)).toBe('succeeded');
+    expect(await processor.run(givenUpAndRemoved)).toBe('succeeded');
     expect(await rowOf(lost)).toMatchObject({ status: 'succeeded' });
+    expect(await rowOf(givenUpAndRemoved)).toMatchObject({ status: 'succeeded' });
+    expect(gw.sim.calls({ provider: 'google' })).toHaveLength(2);
     const state = await tenantState(tenantId);
-    const charged = await prisma.usageRecord.findUniqueOrThrow({ where: { id: lost } });
-    expect(charged.costMicros).toBeGreaterThan(0n);
-    expect(state).toEqual({ balance: 5_000_000n - charged.costMicros, reserved: 0n });
+    const charged = await prisma.usageRecord.findMany({ where: { id: { in: [lost, givenUpAndRemoved] } } });
+    expect(charged.map((u) => u.costMicros)).toEqual([20_000n, 20_000n]);
+    expect(state).toEqual({ balance: 5_000_000n - 40_000n, reserved: 0n });
 
     // A second pass finds nothing more to do for these jobs.
     await reconciler.reconcile(0);

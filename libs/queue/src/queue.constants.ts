@@ -35,14 +35,21 @@ export const GENERATE_IMAGES_JOB = 'generate-images';
  * Image jobs. Upstream retries and model fallback happen inside one run of the processor (the routing
  * library's IMAGE_RETRY_POLICY); BullMQ's attempts cover what that cannot: the worker crashing or losing its
  * database mid-job. The processor is idempotent, so a repeated run never bills or stores twice. The
- * `image_jobs` row is the durable record the gateway reads, so finished jobs need not stay in the queue;
- * failed ones are kept for inspection.
+ * `image_jobs` row is the durable record the gateway reads (a failed job's error included), so finished jobs
+ * need not stay in the queue.
+ *
+ * Failed ones are kept for inspection, but bounded: Redis runs with `noeviction`, so failures kept for ever
+ * would grow until Redis refuses writes (about 1 KB each). The reconciler needs a failed entry only while the
+ * job's row is still `queued` or `running` (the queue gave the job up without a run finishing the row), and
+ * looks within RECONCILE_IMAGE_JOBS_AFTER_MS + RECONCILE_INTERVAL_MS; an entry removed before that (10,000 newer
+ * failures in between) makes the job look lost, and it is queued again while its hold lasts and runs once more.
+ * BullMQ applies the bound when a job fails.
  */
 export const IMAGE_JOB_OPTIONS: DefaultJobOptions = {
   attempts: 3,
   backoff: { type: 'exponential', delay: 2_000 },
   removeOnComplete: { age: 24 * 60 * 60, count: 10_000 },
-  removeOnFail: false,
+  removeOnFail: { age: 7 * 24 * 60 * 60, count: 10_000 },
 };
 
 /** Jobs one worker process runs at once; they wait on slow upstreams, not on the CPU. */
