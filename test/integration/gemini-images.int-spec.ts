@@ -1,12 +1,7 @@
 import sharp from 'sharp';
-import { PrismaService, SQL_DATABASE, type SqlDatabase } from '@app/database';
-import { BillingService, PriceBook } from '@app/billing';
-import { ModelCatalog, ProviderClient } from '@app/providers';
-import { JobCompletionSignal } from '@app/queue';
-import { AttemptObserver } from '@app/routing';
-import { IMAGE_STORE, type ImageStore } from '@app/storage';
+import { PrismaService } from '@app/database';
 import { ImageGenerationProcessor } from '../../apps/worker/src/image-generation.processor';
-import { startGateway, type TestGateway } from '../support/gateway';
+import { standaloneImageProcessor, startGateway, type TestGateway } from '../support/gateway';
 import { waitUntil } from '../support/processes';
 
 jest.setTimeout(120_000);
@@ -273,16 +268,7 @@ describe('Gemini image jobs read back from their row', () => {
   beforeAll(async () => {
     gw = await startGateway({ WORKER_IN_PROCESS: 'false', IMAGE_SYNC_TIMEOUT_MS: '60000' });
     prisma = gw.app.get(PrismaService);
-    processor = new ImageGenerationProcessor(
-      gw.app.get<SqlDatabase>(SQL_DATABASE),
-      gw.app.get(BillingService),
-      gw.app.get(PriceBook),
-      gw.app.get(ModelCatalog),
-      gw.app.get(ProviderClient),
-      gw.app.get<ImageStore>(IMAGE_STORE),
-      new JobCompletionSignal(),
-      gw.app.get(AttemptObserver),
-    );
+    processor = standaloneImageProcessor(gw.app);
   });
   afterAll(async () => gw?.close());
   beforeEach(() => gw.sim.reset());

@@ -3,16 +3,14 @@ import type { Queue } from 'bullmq';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { AppConfig } from '@app/common';
 import { PrismaService, SQL_DATABASE, type SqlDatabase } from '@app/database';
-import { BillingService, PriceBook, ReservationSweeper } from '@app/billing';
-import { ModelCatalog, ProviderClient } from '@app/providers';
+import { BillingService, ReservationSweeper } from '@app/billing';
 import { IMAGE_JOB_OPTIONS, IMAGE_QUEUE, JobCompletionSignal } from '@app/queue';
-import { AttemptObserver } from '@app/routing';
 import { IMAGE_STORE, loadImageUrlSecret, readImageObject, type ImageStore } from '@app/storage';
 import { ImageGenerationProcessor } from '../../apps/worker/src/image-generation.processor';
 import { ImageJobReconciler } from '../../apps/worker/src/image-job-reconciler';
 import { ImageJobEvents } from '../../apps/gateway/src/images/image-job-events';
 import { IMAGE_RESERVATION_TTL_MS } from '../../apps/gateway/src/images/image-generation.service';
-import { startGateway, type TestGateway } from '../support/gateway';
+import { standaloneImageProcessor, startGateway, type TestGateway } from '../support/gateway';
 import { waitUntil } from '../support/processes';
 
 jest.setTimeout(120_000);
@@ -32,16 +30,7 @@ describe('image jobs with the worker out of process', () => {
     prisma = gw.app.get(PrismaService);
     store = gw.app.get<ImageStore>(IMAGE_STORE);
     // A worker of its own, not the gateway's: nothing but the job's row tells the gateway the job is done.
-    processor = new ImageGenerationProcessor(
-      gw.app.get<SqlDatabase>(SQL_DATABASE),
-      gw.app.get(BillingService),
-      gw.app.get(PriceBook),
-      gw.app.get(ModelCatalog),
-      gw.app.get(ProviderClient),
-      store,
-      new JobCompletionSignal(),
-      gw.app.get(AttemptObserver),
-    );
+    processor = standaloneImageProcessor(gw.app);
   });
   afterAll(async () => gw?.close());
   beforeEach(() => gw.sim.reset());
@@ -105,16 +94,7 @@ describe('image jobs with the worker out of process', () => {
         row = await slowPrisma.imageJob.findFirst({ where: { tenantId: other.tenantId } });
         if (!row) await new Promise((r) => setTimeout(r, 20));
       }
-      const worker = new ImageGenerationProcessor(
-        slow.app.get<SqlDatabase>(SQL_DATABASE),
-        slow.app.get(BillingService),
-        slow.app.get(PriceBook),
-        slow.app.get(ModelCatalog),
-        slow.app.get(ProviderClient),
-        slow.app.get<ImageStore>(IMAGE_STORE),
-        new JobCompletionSignal(),
-        slow.app.get(AttemptObserver),
-      );
+      const worker = standaloneImageProcessor(slow.app);
       expect(await worker.run(row!.id)).toBe('succeeded');
       const res = await pending;
       expect(res.status).toBe(200);
@@ -157,16 +137,7 @@ describe('image jobs with the worker out of process', () => {
     const counted: SqlDatabase = { ...db, query: (sql: string, params?: unknown[]) => (statements.push(sql.trim()), db.query(sql, params)) } as SqlDatabase;
     const signal = new JobCompletionSignal();
     const listener = signal.listen(id);
-    const worker = new ImageGenerationProcessor(
-      counted,
-      gw.app.get(BillingService),
-      gw.app.get(PriceBook),
-      gw.app.get(ModelCatalog),
-      gw.app.get(ProviderClient),
-      store,
-      signal,
-      gw.app.get(AttemptObserver),
-    );
+    const worker = standaloneImageProcessor(gw.app, { db: counted, signal });
     expect(await worker.run(id)).toBe('succeeded');
     expect(statements).toHaveLength(3);
     expect(statements[0]).toMatch(/^WITH claimed AS \(\s*UPDATE image_jobs SET status = 'running'/);

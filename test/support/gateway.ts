@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { INestApplication } from '@nestjs/common';
 import { AppConfig, loadConfig } from '@app/common';
-import { DeferredSettlements } from '@app/billing';
+import { BillingService, DeferredSettlements, PriceBook } from '@app/billing';
+import { SQL_DATABASE, type SqlDatabase } from '@app/database';
+import { ModelCatalog, ProviderClient } from '@app/providers';
+import { JobCompletionSignal } from '@app/queue';
+import { AttemptObserver } from '@app/routing';
+import { IMAGE_STORE, type ImageStore } from '@app/storage';
+import { ImageGenerationProcessor } from '../../apps/worker/src/image-generation.processor';
 import { createGateway } from '../../apps/gateway/src/bootstrap';
 import { createTestDatabase, realRedisUrl } from './databases';
 import { startSimulator, type SimulatorHandle } from '../../apps/simulator/src';
@@ -106,4 +112,22 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Te
       await db.drop();
     },
   };
+}
+
+/**
+ * An image-generation processor of its own on `app`'s services, as a worker in another process would run jobs:
+ * nothing but the job's row (or `signal`, a completion signal the gateway does not listen to) tells the gateway
+ * a job is done. `db` replaces the database it writes through (e.g. one that counts statements).
+ */
+export function standaloneImageProcessor(app: INestApplication, overrides: { db?: SqlDatabase; signal?: JobCompletionSignal } = {}): ImageGenerationProcessor {
+  return new ImageGenerationProcessor(
+    overrides.db ?? app.get<SqlDatabase>(SQL_DATABASE),
+    app.get(BillingService),
+    app.get(PriceBook),
+    app.get(ModelCatalog),
+    app.get(ProviderClient),
+    app.get<ImageStore>(IMAGE_STORE),
+    overrides.signal ?? new JobCompletionSignal(),
+    app.get(AttemptObserver),
+  );
 }
