@@ -107,16 +107,8 @@ describe('Gemini image models on the Gemini-native route', () => {
     expect(call.body.contents).toEqual(contents);
     expect(call.body.systemInstruction).toEqual({ parts: [{ text: 'Watercolour, always.' }] });
     expect(call.body.safetySettings).toEqual(request.safetySettings);
-    expect(call.body.generationConfig).toEqual({
-      temperature: 1,
-      topP: 0.95,
-      topK: 40,
-      seed: 1234,
-      maxOutputTokens: 8192,
-      stopSequences: ['THE END'],
-      responseModalities: ['TEXT', 'IMAGE'],
-      imageConfig: { aspectRatio: '4:3' },
-    });
+    // Every field as sent: the sampling fields, the modalities and the image config.
+    expect(call.body.generationConfig).toEqual(request.generationConfig);
     // The system instruction is sent once, as itself, not folded into the prompt.
     expect(JSON.stringify(call.body.contents)).not.toContain('Watercolour');
 

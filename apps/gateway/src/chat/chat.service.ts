@@ -516,14 +516,14 @@ export class ChatService {
 
   /**
    * A per-attempt deadline that aborts with a `timeout` UpstreamError, so the executor retries or falls back;
-   * also aborted with `signal`, when given.
+   * also aborted with `signal`.
    */
-  private deadline(signal?: AbortSignal): { signal: AbortSignal; clear(): void } {
+  private deadline(signal: AbortSignal): { signal: AbortSignal; clear(): void } {
     const ms = this.config.CHAT_ATTEMPT_TIMEOUT_MS;
     const controller = new AbortController();
-    const follow = (): void => controller.abort(signal?.reason);
-    if (signal?.aborted) follow();
-    else signal?.addEventListener('abort', follow, { once: true });
+    const follow = (): void => controller.abort(signal.reason);
+    if (signal.aborted) follow();
+    else signal.addEventListener('abort', follow, { once: true });
     const timer = setTimeout(
       () => controller.abort(new UpstreamError({ kind: 'timeout', message: `The upstream provider did not answer within ${ms} ms` })),
       ms,

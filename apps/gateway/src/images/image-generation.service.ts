@@ -180,19 +180,14 @@ export function imagesExpiredError(jobId: string): ApiError {
 /** Job and stored-image ids: anything else names nothing, and is not sent to the database as a uuid. */
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * Records a job: `queued` (reserved, about to be queued), or `pending` to claim an `Idempotency-Key` for a new
+ * job (no reservation yet, not queued). No row when the key already names a job: the unique index on tenant and
+ * key, which also makes a concurrent claim wait for the first to commit. Jobs without a key never conflict.
+ */
 const INSERT_JOB_SQL = `
   INSERT INTO image_jobs (id, tenant_id, api_key_id, endpoint, status, request, chain, idempotency_key, request_hash, client_request_id, reserved_micros, updated_at)
-  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, 'queued', $5::jsonb, $6::text[], $7, $8, $9, $10::bigint, now())
-  RETURNING created_at`;
-
-/**
- * Claims an `Idempotency-Key` for a new job, recorded as `pending` (no reservation yet, not queued); no row when
- * the key already names a job (the unique index on tenant and key, which also makes a concurrent claim wait for
- * the first to commit).
- */
-const CLAIM_KEY_SQL = `
-  INSERT INTO image_jobs (id, tenant_id, api_key_id, endpoint, status, request, chain, idempotency_key, request_hash, client_request_id, reserved_micros, updated_at)
-  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, 'pending', $5::jsonb, $6::text[], $7, $8, $9, $10::bigint, now())
+  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $11, $5::jsonb, $6::text[], $7, $8, $9, $10::bigint, now())
   ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
   RETURNING created_at`;
 
@@ -278,7 +273,7 @@ export class ImageGenerationService {
     const reservation = await this.billing.reserve(jobId, submission.payer, amount, IMAGE_RESERVATION_TTL_MS);
     let createdAt: Date;
     try {
-      const [row] = await this.db.query<{ created_at: Date | string }>(INSERT_JOB_SQL, this.jobRow(submission, jobId, amount));
+      const [row] = await this.db.query<{ created_at: Date | string }>(INSERT_JOB_SQL, this.jobRow(submission, jobId, amount, 'queued'));
       createdAt = new Date(row.created_at);
     } catch (e) {
       await this.billing.release(reservation);
@@ -307,7 +302,7 @@ export class ImageGenerationService {
     const deadline = Date.now() + 2 * PENDING_CLAIM_STALE_MS;
     let pause = FIRST_POLL_INTERVAL_MS / 5;
     for (;;) {
-      const [claimed] = await this.db.query<{ created_at: Date | string }>(CLAIM_KEY_SQL, this.jobRow(submission, jobId, amount));
+      const [claimed] = await this.db.query<{ created_at: Date | string }>(INSERT_JOB_SQL, this.jobRow(submission, jobId, amount, 'pending'));
       if (claimed) {
         const job = await this.admitClaimed(submission, jobId, amount, new Date(claimed.created_at));
         if (job) return job;
@@ -351,8 +346,8 @@ export class ImageGenerationService {
     return submission.minReserveMicros !== undefined && submission.minReserveMicros > amount ? submission.minReserveMicros : amount;
   }
 
-  /** The parameters of INSERT_JOB_SQL and CLAIM_KEY_SQL. */
-  private jobRow(submission: ImageJobSubmission, jobId: string, amount: bigint): unknown[] {
+  /** The parameters of INSERT_JOB_SQL. */
+  private jobRow(submission: ImageJobSubmission, jobId: string, amount: bigint, status: 'queued' | 'pending'): unknown[] {
     const stored = toStoredImageJobRequest(submission.requestedModel, submission.request, submission.responseFormat ?? null);
     return [
       jobId,
@@ -365,6 +360,7 @@ export class ImageGenerationService {
       submission.idempotency?.requestHash ?? null,
       submission.clientRequestId ?? null,
       amount.toString(),
+      status,
     ];
   }
 
